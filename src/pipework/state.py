@@ -1,0 +1,37 @@
+"""The states a job goes through, shared by the engine, the schedulers and the progress display."""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["JobState"]
+
+
+class JobState(str, enum.Enum):
+    """The state of one job.
+
+    ``QUEUED`` and ``RUNNING`` are active; ``DONE``, ``FAILED``, ``KILLED``, ``LOST`` and ``CACHED`` are final.
+    ``LOST`` means the scheduler no longer knows the job and it left no ``job.rc``.
+    """
+
+    PENDING = "pending"
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    KILLED = "killed"
+    LOST = "lost"
+    CACHED = "cached"
+
+    @property
+    def is_final(self) -> bool:
+        """True for states a job never leaves."""
+        return self in _FINAL
+
+    @property
+    def is_active(self) -> bool:
+        """True while the scheduler holds the job (queued or running)."""
+        return self in (JobState.QUEUED, JobState.RUNNING)
+
+
+_FINAL = frozenset({JobState.DONE, JobState.FAILED, JobState.KILLED, JobState.LOST, JobState.CACHED})
