@@ -1,0 +1,352 @@
+"""Command lines: ``MyPipeline.main()`` (``python pipeline.py``) and the ``pipework`` command.
+
+Both catch :class:`~pipework.errors.PipeworkError` once, print its message and exit 1; a traceback is
+shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import inspect
+import json
+import os
+import shutil
+import subprocess
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .errors import ConfigError, PipelineFailed, PipeworkError
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+
+__all__ = ["cli", "load_pipeline", "main", "run_pipeline_main"]
+
+LAST_RUN = ".pipework-last.json"
+
+
+# -- python pipeline.py ----------------------------------------------------------------------------
+def _parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="Run the pipeline.")
+    p.add_argument("--profile", help="apply a profile from ~/.pipework.toml or ./.pipework.toml")
+    p.add_argument("--forks", type=int, help="jobs of one process running at once")
+    p.add_argument("--workdir", help="where job directories live (path or cloud URL)")
+    p.add_argument("--outdir", help="where outputs are exported (path or cloud URL)")
+    p.add_argument("--scheduler", help="local, slurm, sge, gbatch or a plugin's name")
+    p.add_argument("--no-cache", action="store_true", help="rerun every job")
+    p.add_argument("--dry-run", action="store_true", help="print the plan (jobs, cached and why) and exit")
+    p.add_argument("-q", "--quiet", action="store_true", help="show only warnings and failures")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "forks": args.forks,
+        "workdir": args.workdir,
+        "outdir": args.outdir,
+        "scheduler": args.scheduler,
+        "profile": args.profile,
+    }
+    if args.no_cache:
+        out["cache"] = False
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def run_pipeline_main(cls: type[Pipeline], argv: Sequence[str] | None = None) -> int:
+    """Parse options, run (or plan) the pipeline, print the outcome; return the exit code."""
+    args = _parser(Path(sys.argv[0]).name if argv is None else cls.__name__).parse_args(argv)
+    return _run_or_plan(cls, args, source=_source_of(cls))
+
+
+def _source_of(cls: type) -> str | None:
+    try:
+        return str(Path(inspect.getfile(cls)).resolve()) + ":" + cls.__name__
+    except (TypeError, OSError):
+        return None
+
+
+def _run_or_plan(cls: type[Pipeline], args: argparse.Namespace, *, source: str | None) -> int:
+    try:
+        pipeline = cls(quiet=args.quiet, **_overrides(args))
+        if args.dry_run:
+            from .plan import format_plan, make_plan
+
+            print(format_plan(make_plan(pipeline), pipeline=pipeline.pipeline_name))
+            return 0
+        try:
+            result = pipeline.run()
+        finally:
+            if pipeline.config is not None and source:
+                _remember(pipeline, source, _overrides(args))
+    except PipelineFailed as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(str(exc), file=sys.stderr)
+        return 1
+    except PipeworkError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"pipework: error: {exc}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        for name, counts in result.counts.items():
+            summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+            print(f"{name}: {summary}", file=sys.stderr)
+        print(f"outputs: {result.outdir}", file=sys.stderr)
+    for failure in result.failures:
+        print(failure.report(), file=sys.stderr)
+    return 0
+
+
+def _remember(pipeline: Pipeline, source: str, overrides: dict[str, Any]) -> None:
+    """Record how the last run was started, for ``pipework why`` without arguments."""
+    from . import paths
+
+    assert pipeline.config is not None
+    workdir = paths.resolve(pipeline.config.workdir)
+    if paths.is_cloud(workdir):
+        return
+    record = {"source": source, "overrides": overrides, "cwd": os.getcwd()}
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        paths.atomic_write_text(os.path.join(workdir, LAST_RUN), json.dumps(record))
+    except PipeworkError:
+        pass
+
+
+# -- loading a pipeline from a file ----------------------------------------------------------------
+def load_pipeline(target: str) -> type[Pipeline]:
+    """Import ``FILE[:Class]`` and return the Pipeline subclass (the only one in FILE, or Class).
+
+    Raises:
+        ConfigError: If the file cannot be imported or holds no (or several) pipelines.
+    """
+    from .pipeline import Pipeline
+
+    file, _, name = target.partition(":")
+    path = Path(file).resolve()
+    if not path.is_file():
+        raise ConfigError(f"no pipeline file {file!r}", hint="give FILE[:Class], e.g. pipeline.py:Lines")
+    module_name = f"_pipework_user_{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"cannot import {file!r}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    except PipeworkError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"importing {file!r} failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        sys.path.remove(str(path.parent))
+    found = {
+        k: v
+        for k, v in vars(module).items()
+        if isinstance(v, type) and issubclass(v, Pipeline) and v is not Pipeline and v.__module__ == module_name
+    }
+    if name:
+        if name not in found:
+            raise ConfigError(f"{file!r} has no Pipeline subclass {name!r}", hint=f"found: {', '.join(found) or 'none'}")
+        return found[name]
+    if len(found) != 1:
+        raise ConfigError(
+            f"{file!r} defines {len(found)} pipelines", hint=f"name one: {file}:{'|'.join(found) or 'Class'}"
+        )
+    return next(iter(found.values()))
+
+
+def _last_run(workdir: str) -> str:
+    record = Path(workdir).expanduser() / LAST_RUN
+    try:
+        return str(json.loads(record.read_text())["source"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(
+            f"no pipeline given and no previous run recorded in {workdir}",
+            hint="give the pipeline with --pipeline FILE[:Class]",
+        ) from exc
+
+
+# -- pipework ... ----------------------------------------------------------------------------------
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PipeworkError as exc:
+            if ctx.params.get("debug"):
+                traceback.print_exc()
+            click.echo(f"pipework: error: {exc}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def cli(debug: bool) -> None:
+    """pipework: class-based workflows on a laptop, a cluster or the cloud."""
+
+
+@cli.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+)
+@click.argument("target")
+@click.pass_context
+def run(ctx: click.Context, target: str) -> None:
+    """Run the pipeline in TARGET (FILE[:Class]); options as for `python FILE --help`."""
+    cls = load_pipeline(target)
+    args = _parser(f"pipework run {target}").parse_args(ctx.args)
+    file, _, _ = target.partition(":")
+    sys.exit(_run_or_plan(cls, args, source=f"{Path(file).resolve()}:{cls.__name__}"))
+
+
+@cli.command()
+@click.argument("proc")
+@click.argument("index", type=int, required=False)
+@click.option("-p", "--pipeline", "target", help="FILE[:Class] (default: the last run in the workdir)")
+@click.option("--workdir", default="./.pipework", show_default=True, help="Workdir of the last run.")
+@click.option("--profile", help="Profile to apply.")
+def why(proc: str, index: int | None, target: str | None, workdir: str, profile: str | None) -> None:
+    """Print why each job of PROC (or job INDEX) would run, one line per job."""
+    from .plan import make_plan
+
+    cls = load_pipeline(target or _last_run(workdir))
+    plans = {p.name: p for p in make_plan(cls(profile=profile) if profile else cls())}
+    if proc not in plans:
+        raise ConfigError(f"pipeline has no process {proc!r}", hint=f"processes: {', '.join(plans)}")
+    plan = plans[proc]
+    if plan.njobs is None:
+        click.echo(f"{proc}: jobs not known yet ({plan.note})")
+        return
+    for i, reason in plan.reasons.items():
+        if index is None or i == index:
+            click.echo(f"{proc} job {i}: {reason or 'cached'}")
+    if index is not None and index not in plan.reasons:
+        raise ConfigError(f"{proc} has no job {index}", hint=f"it has {plan.njobs} jobs (0-{plan.njobs - 1})")
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--svg", "svg", type=click.Path(dir_okay=False), help="Also write an SVG (needs graphviz's dot).")
+def graph(target: str, svg: str | None) -> None:
+    """Print the DAG of the pipeline in TARGET as Mermaid text."""
+    cls = load_pipeline(target)
+    dag = cls().build_dag()
+    lines = ["flowchart TD"]
+    for proc in dag.order:
+        name = proc.__name__
+        shape = f"{name}([{name}])" if name in dag.starts else f"{name}[{name}]"
+        lines.append(f"    {shape}")
+    for name, reqs in dag.requires.items():
+        for req in reqs:
+            lines.append(f"    {req} --> {name}")
+    click.echo("\n".join(lines))
+    if svg:
+        dot = shutil.which("dot")
+        if dot is None:
+            raise ConfigError("--svg needs graphviz's `dot` on PATH", hint="apt-get install graphviz")
+        src = "digraph pipeline {\n" + "".join(
+            f'  "{r}" -> "{n}";\n' for n, reqs in dag.requires.items() for r in reqs
+        ) + "".join(f'  "{p.__name__}";\n' for p in dag.order) + "}\n"
+        subprocess.run([dot, "-Tsvg", "-o", svg], input=src, text=True, check=True)
+        click.echo(f"wrote {svg}", err=True)
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--workdir", help="Workdir (default: the pipeline's).")
+@click.option("--outputs", is_flag=True, help="Also remove the exported outputs.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask.")
+def clean(target: str, workdir: str | None, outputs: bool, yes: bool) -> None:
+    """Remove the job directories (and with --outputs the exports) of the pipeline in TARGET."""
+    from . import paths
+    from .run import RunLock
+
+    cls = load_pipeline(target)
+    pipeline = cls(workdir=workdir) if workdir else cls()
+    config = pipeline.resolve_config()
+    pdir = paths.join(paths.resolve(config.workdir), pipeline.pipeline_name)
+    doomed = [pdir] + ([pipeline.outdir_path] if outputs else [])
+    if not yes:
+        click.confirm(f"remove {', '.join(doomed)}?", abort=True)
+    lock = RunLock(pdir)
+    lock.acquire()
+    try:
+        for path in doomed:
+            paths.rmtree(path)
+            click.echo(f"removed {path}")
+    finally:
+        lock.release()
+
+
+@cli.group()
+def profile() -> None:
+    """List profiles or show the effective values of one."""
+
+
+@profile.command("list")
+def profile_list() -> None:
+    """List the profiles of ~/.pipework.toml and ./.pipework.toml."""
+    from .config import config_files, load_profiles
+
+    files = config_files()
+    profiles = load_profiles(files)
+    if not files:
+        click.echo("no profile files (~/.pipework.toml, ./.pipework.toml)")
+    for name, tables in profiles.items():
+        click.echo(f"{name}  ({', '.join(str(p) for p, _ in tables)})")
+
+
+@profile.command("show")
+@click.argument("name", default="default")
+def profile_show(name: str) -> None:
+    """Print the effective settings of profile NAME and where each comes from."""
+    from .config import RunConfig, resolve
+
+    config, sources = resolve(attrs={}, profile=name)
+    for key in RunConfig.keys():
+        value = getattr(config, key)
+        click.echo(f"{key} = {json.dumps(value)}" + (f"    # {sources[key]}" if key in sources else ""))
+
+
+@cli.command()
+def plugins() -> None:
+    """List installed plugins and schedulers."""
+    from .plugins import discover
+    from .schedulers import available
+
+    found = discover()
+    click.echo("plugins:" if found else "plugins: none installed")
+    for name, value in found.items():
+        click.echo(f"  {name}  ({value})")
+    click.echo("schedulers:")
+    for name, value in available().items():
+        click.echo(f"  {name}  ({value})")
+
+
+@cli.command()
+def version() -> None:
+    """Print the pipework version."""
+    from ._version import __version__
+
+    click.echo(f"pipework {__version__}")
+
+
+def main() -> None:
+    """Entry point of the ``pipework`` console script."""
+    from .plugins import PluginManager
+
+    try:
+        manager = PluginManager(warn=lambda m: click.echo(f"pipework: warning: {m}", err=True))
+        for impl in manager._pm.hook.on_cli.get_hookimpls():
+            impl.function(cli=cli)
+    except Exception as exc:  # a broken plugin never breaks the CLI
+        click.echo(f"pipework: warning: a plugin's on_cli failed: {exc}", err=True)
+    cli()

@@ -1,0 +1,132 @@
+"""One job: one row of a process's input, its directory, its rendered script and its wrapper.
+
+Each job lives in ``<workdir>/<pipeline>/<proc>/<index>/``::
+
+    job.script            the rendered script
+    job.wrapper           the bash wrapper, the same for every scheduler
+    job.stdout job.stderr what the script printed
+    job.rc                its return code, written by the wrapper's trap on every exit path
+    job.jid               the scheduler's id, written at submit
+    job.signature.json    what the outputs were made from (the cache)
+    output/               where the outputs go
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .state import JobState
+
+if TYPE_CHECKING:
+    from .spec import ProcSpec
+
+__all__ = ["Job", "render_wrapper"]
+
+
+@dataclass(eq=False)
+class Job:
+    """A job of one process in one run. Compared and hashed by identity.
+
+    Attributes:
+        spec: The process it belongs to.
+        index: Its row in the process's input channel (0-based).
+        dir: Its directory (local path or cloud URL).
+        name: Its deterministic scheduler name, ``pw-<run>-<proc>-<index>``.
+        inputs: Input values by name (paths are absolute).
+        outputs: Output values by name (file and dir outputs are absolute paths).
+        script: The rendered script text.
+        state: Where it is now.
+        jid: The scheduler's id, once submitted.
+        rc: Its return code, once finished.
+        attempts: How many times it was submitted in this run.
+        cache_reason: Why it is not cached (empty when cached).
+    """
+
+    spec: ProcSpec
+    index: int
+    dir: str
+    name: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    script: str = ""
+    state: JobState = JobState.PENDING
+    jid: str | None = None
+    rc: int | None = None
+    attempts: int = 0
+    cache_reason: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def proc(self) -> str:
+        """The process name."""
+        return self.spec.name
+
+    def path(self, name: str) -> str:
+        """The path of a file in the job directory, e.g. ``job.path("job.rc")``."""
+        return f"{self.dir.rstrip('/')}/{name}"
+
+    @property
+    def output_dir(self) -> str:
+        """Where the job's file and dir outputs are written."""
+        return self.path("output")
+
+    def __repr__(self) -> str:
+        return f"<Job {self.proc}[{self.index}] {self.state.value}>"
+
+
+def render_wrapper(
+    job: Job,
+    *,
+    run_dir: str | None = None,
+    stage_in: str = "",
+    stage_out: str = "",
+) -> str:
+    """Return the bash wrapper of a job.
+
+    The wrapper runs the script with the process's interpreter, sends its stdout and stderr to files, and
+    writes ``job.rc`` through a temporary file and ``mv`` from an EXIT trap, so the file exists on every
+    exit path (success, failure, SIGTERM from a scheduler's kill, Ctrl-C) and is never read half-written.
+
+    Args:
+        job: The job.
+        run_dir: Where the wrapper keeps its files (defaults to the job dir); for a cloud workdir a local
+            staging directory.
+        stage_in: Shell lines run before the script (cloud staging).
+        stage_out: Shell lines run after a successful script (cloud staging).
+    """
+    d = shlex.quote(run_dir or job.dir)
+    lang = job.spec.lang
+    return f"""#!/usr/bin/env bash
+# pipework job wrapper: process {job.proc}, job {job.index} (generated; do not edit)
+set -u
+_pw_dir={d}
+_pw_child=""
+_pw_finish() {{
+  local rc=$?
+  printf '%s\\n' "$rc" > "$_pw_dir/.job.rc.tmp" && mv -f "$_pw_dir/.job.rc.tmp" "$_pw_dir/job.rc"
+}}
+_pw_stop() {{
+  [ -n "$_pw_child" ] && kill -TERM "$_pw_child" 2>/dev/null
+  exit "$1"
+}}
+trap _pw_finish EXIT
+trap '_pw_stop 143' TERM
+trap '_pw_stop 130' INT
+trap '_pw_stop 129' HUP
+trap '_pw_stop 140' USR2
+cd "$_pw_dir" || exit 127
+rm -f "$_pw_dir/job.rc"
+{stage_in}
+{lang} "$_pw_dir/job.script" > "$_pw_dir/job.stdout" 2> "$_pw_dir/job.stderr" < /dev/null &
+_pw_child=$!
+wait "$_pw_child"
+_pw_rc=$?
+_pw_child=""
+if [ "$_pw_rc" -eq 0 ]; then
+  :
+{stage_out}
+fi
+exit "$_pw_rc"
+"""

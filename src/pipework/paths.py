@@ -1,0 +1,336 @@
+"""The one place pipework touches files: local paths and ``gs://``, ``s3://``, ``az://`` URLs alike.
+
+Paths travel as plain strings. Local paths use :mod:`os` directly (fast); cloud URLs go through
+cloudpathlib, imported only when a cloud URL is first used. Every function here is blocking: the engine
+calls them from worker threads (``asyncio.to_thread``), batched per process or per job, never on the loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import glob as _glob
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from .errors import StorageError
+
+__all__ = [
+    "CLOUD_SCHEMES",
+    "atomic_write_text",
+    "exists",
+    "export",
+    "glob",
+    "is_cloud",
+    "is_dir",
+    "join",
+    "makedirs",
+    "read_text",
+    "remove",
+    "resolve",
+    "rmtree",
+    "stat",
+    "write_text",
+]
+
+CLOUD_SCHEMES = ("gs://", "s3://", "az://")
+
+
+def is_cloud(path: str) -> bool:
+    """True for ``gs://``, ``s3://`` and ``az://`` URLs."""
+    return path.startswith(CLOUD_SCHEMES)
+
+
+def cloud(path: str) -> Any:
+    """Return the cloudpathlib object of a cloud URL.
+
+    Raises:
+        StorageError: If the SDK of that cloud is not installed.
+    """
+    try:
+        from cloudpathlib import AnyPath, CloudPath
+    except ImportError as exc:  # pragma: no cover - cloudpathlib is a core dependency
+        raise StorageError(f"cannot use {path!r}: cloudpathlib is not installed") from exc
+    try:
+        return CloudPath(path) if is_cloud(path) else AnyPath(path)
+    except Exception as exc:
+        extra = {"gs": "gs", "s3": "s3", "az": "azure"}[path[:2]]
+        raise StorageError(
+            f"cannot use {path!r}: {exc}", hint=f"pip install 'pipework[{extra}]'"
+        ) from exc
+
+
+@contextlib.contextmanager
+def _storage_errors(path: str, action: str) -> Iterator[None]:
+    try:
+        yield
+    except StorageError:
+        raise
+    except FileNotFoundError as exc:
+        raise StorageError(f"cannot {action} {path!r}: it does not exist") from exc
+    except PermissionError as exc:
+        raise StorageError(
+            f"cannot {action} {path!r}: permission denied", hint="check its owner and mode"
+        ) from exc
+    except OSError as exc:
+        raise StorageError(f"cannot {action} {path!r}: {exc.strerror or exc}") from exc
+    except Exception as exc:  # cloud SDK errors carry their own class names
+        raise StorageError(f"cannot {action} {path!r}: {type(exc).__name__}: {exc}") from exc
+
+
+def resolve(path: str) -> str:
+    """An absolute local path (``~`` expanded), or the URL unchanged."""
+    if is_cloud(path):
+        return path.rstrip("/") if path.count("/") > 2 else path
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def join(base: str, *parts: str) -> str:
+    """Join path parts with ``/`` (an absolute part restarts the path, as with :func:`os.path.join`)."""
+    if not is_cloud(base):
+        return os.path.join(base, *parts)
+    text = base
+    for part in parts:
+        text = part if is_cloud(part) else f"{text.rstrip('/')}/{part.lstrip('/')}"
+    return text
+
+
+def exists(path: str) -> bool:
+    """True when a file or directory exists at ``path``."""
+    if not is_cloud(path):
+        return os.path.exists(path)
+    with _storage_errors(path, "check"):
+        return bool(cloud(path).exists())
+
+
+def is_dir(path: str) -> bool:
+    """True when ``path`` is a directory (or a non-empty cloud prefix)."""
+    if not is_cloud(path):
+        return os.path.isdir(path)
+    with _storage_errors(path, "check"):
+        return bool(cloud(path).is_dir())
+
+
+def stat(path: str) -> tuple[int, float] | None:
+    """Return ``(size in bytes, mtime in seconds)`` of a file, or None when it does not exist.
+
+    For a local directory, the size is the total of its files and the mtime the newest of them and of
+    the directories, so a change anywhere below counts.
+    """
+    if not is_cloud(path):
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None
+        if not os.path.isdir(path):
+            return st.st_size, st.st_mtime
+        size, mtime = 0, st.st_mtime
+        for root, dirs, files in os.walk(path):
+            for name in files + dirs:
+                try:
+                    sub = os.stat(os.path.join(root, name))
+                except FileNotFoundError:
+                    continue
+                if name in files:
+                    size += sub.st_size
+                mtime = max(mtime, sub.st_mtime)
+        return size, mtime
+    with _storage_errors(path, "stat"):
+        cp = cloud(path)
+        if cp.is_file():
+            st = cp.stat()
+            return int(st.st_size), float(st.st_mtime)
+        if cp.is_dir():
+            size, mtime = 0, 0.0
+            for sub in cp.rglob("*"):
+                if sub.is_file():
+                    sst = sub.stat()
+                    size += int(sst.st_size)
+                    mtime = max(mtime, float(sst.st_mtime))
+            return size, mtime
+        return None
+
+
+def read_text(path: str) -> str:
+    """Read a text file.
+
+    Raises:
+        StorageError: If it cannot be read.
+    """
+    with _storage_errors(path, "read"):
+        if not is_cloud(path):
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                return fh.read()
+        return str(cloud(path).read_text())
+
+
+def write_text(path: str, text: str) -> None:
+    """Write a text file (cloud objects appear whole or not at all).
+
+    Raises:
+        StorageError: If it cannot be written.
+    """
+    with _storage_errors(path, "write"):
+        if not is_cloud(path):
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            return
+        cloud(path).write_text(text)
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Write a text file so that readers see the old content or the new one, never half a file.
+
+    Raises:
+        StorageError: If it cannot be written.
+    """
+    if is_cloud(path):
+        write_text(path, text)
+        return
+    tmp = f"{path}.pw-tmp-{uuid.uuid4().hex[:8]}"
+    with _storage_errors(path, "write"):
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+def makedirs(path: str) -> None:
+    """Create a directory and its parents (a no-op on object stores, which have no directories).
+
+    Raises:
+        StorageError: If it cannot be created.
+    """
+    if is_cloud(path):
+        return
+    with _storage_errors(path, "create directory"):
+        os.makedirs(path, exist_ok=True)
+
+
+def remove(path: str) -> None:
+    """Remove a file if it exists."""
+    with _storage_errors(path, "remove"):
+        if not is_cloud(path):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            return
+        cp = cloud(path)
+        if cp.exists():
+            cp.unlink()
+
+
+def rmtree(path: str) -> None:
+    """Remove a file or a directory tree if it exists."""
+    with _storage_errors(path, "remove"):
+        if not is_cloud(path):
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+            return
+        cp = cloud(path)
+        if cp.is_dir():
+            cp.rmtree()
+        elif cp.exists():
+            cp.unlink()
+
+
+def glob(pattern: str) -> list[str]:
+    """Paths matching a glob pattern (``**`` recurses), local or cloud.
+
+    Raises:
+        StorageError: If a cloud prefix cannot be listed.
+    """
+    if not is_cloud(pattern):
+        return _glob.glob(os.path.expanduser(pattern), recursive=True)
+    scheme, _, rest = pattern.partition("://")
+    bucket, _, key = rest.partition("/")
+    root = f"{scheme}://{bucket}"
+    with _storage_errors(root, "list"):
+        return [str(p) for p in cloud(root).glob(key)] if key else [root]
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    """Hard-link when possible (instant, no extra space), else copy with metadata."""
+    try:
+        os.link(src, dst)
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES):
+            raise
+        shutil.copy2(src, dst)
+
+
+def is_exported(src: str, dest: str) -> bool:
+    """True when ``dest`` already holds an export of ``src`` (same size and mtime), so it can be kept."""
+    if is_cloud(dest) or is_cloud(src):
+        return False
+    a, b = stat(src), stat(dest)
+    return a is not None and b is not None and a[0] == b[0] and abs(a[1] - b[1]) < 1e-3
+
+
+def export(src: str, dest: str) -> None:
+    """Copy a job's output file or directory to its export path, atomically.
+
+    Locally the copy is written to a hidden sibling ``.<name>.pw-tmp-<rand>`` and renamed over ``dest`` in
+    one step, so a crash leaves the previous export or the new one, never half of one. Job outputs are
+    never rewritten in place (a rerun removes them first), so a hard link is a safe, instant copy.
+
+    Raises:
+        StorageError: If the source is missing or the destination cannot be written.
+    """
+    if is_cloud(src) or is_cloud(dest):
+        _export_cloud(src, dest)
+        return
+    parent, name = os.path.split(dest)
+    tmp = os.path.join(parent, f".{name}.pw-tmp-{uuid.uuid4().hex[:8]}")
+    with _storage_errors(dest, "export to"):
+        os.makedirs(parent, exist_ok=True)
+        try:
+            if os.path.isdir(src):
+                shutil.copytree(src, tmp, copy_function=_link_or_copy, symlinks=True)
+                old = None
+                if os.path.isdir(dest) and not os.path.islink(dest):
+                    old = os.path.join(parent, f".{name}.pw-old-{uuid.uuid4().hex[:8]}")
+                    os.rename(dest, old)
+                os.replace(tmp, dest)
+                if old:
+                    shutil.rmtree(old, ignore_errors=True)
+            else:
+                _link_or_copy(src, tmp)
+                os.replace(tmp, dest)
+        finally:
+            if os.path.lexists(tmp):
+                rmtree(tmp)
+
+
+def _export_cloud(src: str, dest: str) -> None:
+    """Upload (or copy between buckets) then verify the size; directories get a completion marker."""
+    with _storage_errors(dest, "export to"):
+        target = cloud(dest)
+        source = cloud(src)
+        if source.is_dir():
+            for sub in source.rglob("*"):
+                if sub.is_file():
+                    rel = str(sub.relative_to(source))
+                    _copy_verify(sub, target / rel)
+            (target / ".pipework-complete").write_text("")
+        else:
+            _copy_verify(source, target)
+
+
+def _copy_verify(source: Any, target: Any) -> None:
+    if hasattr(source, "copy") and not isinstance(source, os.PathLike):
+        source.copy(target, force_overwrite_to_cloud=True)
+    else:
+        target.upload_from(source, force_overwrite_to_cloud=True)
+    want = source.stat().st_size
+    got = target.stat().st_size
+    if want != got:
+        raise StorageError(f"export of {source} to {target} is {got} bytes, expected {want}")

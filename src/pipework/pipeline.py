@@ -1,0 +1,265 @@
+"""``Pipeline``: the class users subclass to declare a pipeline, and its run.
+
+``_run`` reads like the data path of DESIGN §2: resolve the config, build the DAG, then run each process
+as soon as its requirements are done (independent branches concurrently), export, and summarise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from . import dag as dag_mod
+from . import paths
+from .config import RunConfig, resolve
+from .errors import ConfigError, JobFailed, PipelineFailed, PipeworkError, StorageError
+from .plugins import PluginManager
+from .progress import Progress, make_progress
+from .proc import Proc
+from .run import RunContext, RunLock, RunResult
+from .runner import ProcResult, ProcRunner
+from .spec import ProcSpec, make_spec
+
+__all__ = ["Pipeline"]
+
+MAX_REPORTED_FAILURES = 5
+
+
+class Pipeline:
+    """A pipeline: its start processes and where and how its jobs run.
+
+    Subclass it and set class attributes::
+
+        class Lines(Pipeline):
+            starts = Count
+            workdir = "./.pipework"
+            outdir = "./lines-output"
+            forks = 8
+
+        if __name__ == "__main__":
+            Lines.main()
+
+    Keyword arguments override everything else for this instance: ``Lines(forks=2).run()``.
+
+    Args:
+        quiet: Show nothing but warnings and the failure report.
+        progress: A display to use instead of the default one.
+        **overrides: Any configuration key (``workdir``, ``outdir``, ``scheduler``, ``forks``, ...),
+            ``profile``, ``name``.
+
+    Raises:
+        ConfigError: For an unknown keyword.
+    """
+
+    starts: ClassVar[type[Proc] | Sequence[type[Proc]] | None] = None
+    procs: ClassVar[Sequence[type[Proc]] | None] = None
+    name: ClassVar[str | None] = None
+    workdir: ClassVar[str | None] = None
+    outdir: ClassVar[str | None] = None
+    scheduler: ClassVar[str | None] = None
+    scheduler_opts: ClassVar[dict[str, Any] | None] = None
+    forks: ClassVar[int | None] = None
+    cache: ClassVar[bool | str | None] = None
+    error_strategy: ClassVar[str | None] = None
+    num_retries: ClassVar[int | None] = None
+    resources: ClassVar[dict[str, Any] | None] = None
+    container: ClassVar[str | None] = None
+    profile: ClassVar[str | None] = None
+    plugins: ClassVar[list[Any] | None] = None
+    store: ClassVar[str | None] = None
+
+    def __init__(self, *, quiet: bool = False, progress: Progress | None = None, **overrides: Any) -> None:
+        allowed = set(RunConfig.keys()) | {"profile", "name"}
+        unknown = set(overrides) - allowed
+        if unknown:
+            raise ConfigError(
+                f"{type(self).__name__}() got unknown setting(s) {sorted(unknown)}",
+                hint=f"settings: {', '.join(sorted(allowed))}",
+            )
+        self._overrides = {k: v for k, v in overrides.items() if k not in ("profile", "name")}
+        self._profile = overrides.get("profile") or type(self).profile
+        self.pipeline_name: str = overrides.get("name") or type(self).name or type(self).__name__
+        self._quiet = quiet
+        self._progress = progress
+        self.config: RunConfig | None = None
+        self.sources: dict[str, str] = {}
+
+    # -- configuration and graph -------------------------------------------------------------------
+    def resolve_config(self) -> RunConfig:
+        """Combine defaults, profile files, class attributes, environment and overrides.
+
+        Raises:
+            ConfigError: For an invalid value, naming its key and source.
+        """
+        cls = type(self)
+        attrs = {key: getattr(cls, key, None) for key in RunConfig.keys()}
+        self.config, self.sources = resolve(attrs=attrs, profile=self._profile, overrides=self._overrides)
+        return self.config
+
+    def build_dag(self) -> dag_mod.Dag:
+        """Find, validate and order the processes.
+
+        Raises:
+            DagError: For a cycle, a missing requirement, a duplicate name or an unknown attribute.
+        """
+        cls = type(self)
+        return dag_mod.build(cls.starts, cls.procs, pipeline=self.pipeline_name, module=cls.__module__)
+
+    def specs(self, config: RunConfig, graph: dag_mod.Dag) -> dict[str, ProcSpec]:
+        """The frozen specs of every process, in topological order."""
+        ends = set(graph.ends)
+        return {p.__name__: make_spec(p, config, is_end=p.__name__ in ends) for p in graph.order}
+
+    @property
+    def outdir_path(self) -> str:
+        """The export directory of this pipeline (``./<name>-output`` unless set)."""
+        assert self.config is not None
+        return paths.resolve(self.config.outdir or f"./{self.pipeline_name}-output")
+
+    # -- running -----------------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        """Run the pipeline and return its result.
+
+        Raises:
+            PipelineFailed: When a job failed (the message is the failure report) or the run was
+                interrupted.
+            PipeworkError: For invalid declarations or configuration (before anything runs).
+        """
+        return asyncio.run(self.run_async())
+
+    async def run_async(self) -> RunResult:
+        """Run the pipeline inside a running event loop (see :meth:`run`)."""
+        config = self.resolve_config()
+        graph = self.build_dag()
+        specs = self.specs(config, graph)
+        progress = self._progress or make_progress(quiet=self._quiet)
+        plugins = PluginManager(
+            disabled=[p[1:] for p in config.plugins if isinstance(p, str) and p.startswith("-")],
+            extra=[p for p in config.plugins if not (isinstance(p, str) and p.startswith("-"))],
+            warn=progress.warn,
+        )
+        run = RunContext(
+            name=self.pipeline_name, config=config, outdir=self.outdir_path, progress=progress, plugins=plugins
+        )
+        for spec in specs.values():
+            run.check_scheduler(spec)
+        lock = RunLock(run.pipeline_dir)
+        try:
+            lock.acquire()
+        except StorageError as exc:
+            raise StorageError(
+                f"workdir {config.workdir!r} is not writable: {exc.message}",
+                hint="choose another workdir (--workdir or the workdir attribute)",
+            ) from exc
+        started = time.monotonic()
+        result = RunResult(pipeline=self.pipeline_name, workdir=run.pipeline_dir, outdir=run.outdir)
+        progress.run_start(self.pipeline_name, list(specs))
+        await run.hook(
+            "on_run_start",
+            pipeline=self.pipeline_name,
+            procs=list(specs),
+            workdir=run.pipeline_dir,
+            outdir=run.outdir,
+        )
+        ok = False
+        try:
+            results = await self._run_procs(graph, specs, run)
+            for res in results.values():
+                result.channels[res.name] = res.channel
+                result.counts[res.name] = res.counts
+                result.timings[res.name] = res.seconds
+                result.failures.extend(res.failures)
+            ok = True
+        finally:
+            result.seconds = time.monotonic() - started
+            await run.close(kill=not ok)
+            progress.run_done(ok)
+            await run.hook("on_run_done", pipeline=self.pipeline_name, ok=ok, seconds=result.seconds)
+            lock.release()
+        return result
+
+    async def _run_procs(
+        self, graph: dag_mod.Dag, specs: dict[str, ProcSpec], run: RunContext
+    ) -> dict[str, ProcResult]:
+        tasks: dict[str, asyncio.Task[ProcResult]] = {}
+
+        async def run_one(name: str) -> ProcResult:
+            upstream = [await tasks[req] for req in graph.requires[name]]
+            return await ProcRunner(specs[name], run).execute([u.channel for u in upstream])
+
+        for name in specs:
+            tasks[name] = asyncio.create_task(run_one(name), name=f"pipework-proc-{name}")
+        interrupted: str | None = None
+        loop = asyncio.get_running_loop()
+        main = asyncio.current_task()
+        handled: list[int] = []
+
+        def on_signal(signum: int) -> None:
+            nonlocal interrupted
+            interrupted = signal.Signals(signum).name
+            run.halting = True
+            if main is not None:
+                main.cancel()
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, on_signal, sig)
+                    handled.append(sig)
+        try:
+            pending = set(tasks.values())
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+                errors = [t.exception() for t in done if not t.cancelled() and t.exception()]
+                if errors:
+                    run.halting = True
+                    raise errors[0]  # type: ignore[misc]
+            return {name: task.result() for name, task in tasks.items()}
+        except asyncio.CancelledError:
+            if interrupted is None:
+                raise
+            raise PipelineFailed(
+                f"pipeline {self.pipeline_name} was interrupted by {interrupted}; "
+                "its running jobs were cancelled",
+                result=None,
+            ) from None
+        except JobFailed as exc:
+            failures = [exc]
+            raise PipelineFailed(_report(self.pipeline_name, failures), failures=failures) from None
+        finally:
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+            for task in tasks.values():
+                task.cancel()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
+            # kill before the caller's finally so nothing keeps running while state is written
+            if run.halting:
+                await run.close(kill=True)
+
+    # -- command line ------------------------------------------------------------------------------
+    @classmethod
+    def main(cls, argv: Sequence[str] | None = None) -> None:
+        """Run the pipeline from the command line (``--help`` lists the options); exits 0 or 1."""
+        from .cli import run_pipeline_main
+
+        sys.exit(run_pipeline_main(cls, argv))
+
+
+def _report(pipeline: str, failures: list[JobFailed]) -> str:
+    lines = [f"pipeline {pipeline} failed:"]
+    for failure in failures[:MAX_REPORTED_FAILURES]:
+        lines.append(failure.report())
+    if len(failures) > MAX_REPORTED_FAILURES:
+        lines.append(f"... and {len(failures) - MAX_REPORTED_FAILURES} more failed jobs")
+    return "\n".join(lines)
+
+
+def is_pipeline_error(exc: BaseException) -> bool:
+    """True for the errors ``main()`` reports without a traceback."""
+    return isinstance(exc, PipeworkError)

@@ -1,0 +1,132 @@
+"""``Proc``: the class users subclass to declare one step of a pipeline.
+
+A ``Proc`` subclass is a declaration: class attributes say what the step takes, makes and runs. Nothing
+is registered or changed when a class is defined; each run reads the attributes into a frozen
+:class:`~pipework.spec.ProcSpec`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from .errors import SpecError
+from .spec import PROC_ATTRIBUTES
+
+__all__ = ["Proc"]
+
+
+class Proc:
+    """One step of a pipeline: its input, output, script, and how to run it.
+
+    Subclass it and set class attributes; only ``script`` (and ``input``/``output`` when the script uses
+    them) is needed::
+
+        class Count(Proc):
+            \"\"\"Count the lines of each input file.\"\"\"
+            input = "infile:file"
+            input_data = ["a.txt", "b.txt"]
+            output = "count:file:{{in.infile | stem}}.count"
+            script = "wc -l < {{in.infile | quote}} > {{out.count | quote}}"
+
+    Attributes that are not set (None) take the pipeline's value, then the profile's, then the default.
+    See the "Concepts" page of the docs for each attribute.
+    """
+
+    requires: ClassVar[type[Proc] | Sequence[type[Proc]] | None] = None
+    input: ClassVar[str | Sequence[str] | None] = None
+    input_data: ClassVar[Any] = None
+    output: ClassVar[str | Sequence[str] | None] = None
+    script: ClassVar[str | None] = None
+    lang: ClassVar[str | None] = None
+    envs: ClassVar[Mapping[str, Any] | None] = None
+    forks: ClassVar[int | None] = None
+    cache: ClassVar[bool | str | None] = None
+    export: ClassVar[bool | None] = None
+    error_strategy: ClassVar[str | None] = None
+    num_retries: ClassVar[int | None] = None
+    scheduler: ClassVar[str | None] = None
+    scheduler_opts: ClassVar[Mapping[str, Any] | None] = None
+    resources: ClassVar[Mapping[str, Any] | None] = None
+    container: ClassVar[str | None] = None
+    template_opts: ClassVar[Mapping[str, Any] | None] = None
+
+    def __init__(self) -> None:
+        raise SpecError(
+            f"{type(self).__name__} is a declaration and is not instantiated",
+            hint="put it in a Pipeline's starts (or another Proc's requires) and run the pipeline",
+        )
+
+    @classmethod
+    def derive(cls, name: str, **overrides: Any) -> type[Proc]:
+        """Return a copy of this process under another name, with some attributes changed.
+
+        Use it when one step appears twice in a pipeline::
+
+            Align2 = Align.derive("Align2", requires=Trim)
+
+        Raises:
+            SpecError: If the name is not an identifier or an override is not a Proc attribute.
+        """
+        if not name.isidentifier():
+            raise SpecError(f"derived process name {name!r} is not a valid identifier", proc=cls.__name__)
+        unknown = set(overrides) - PROC_ATTRIBUTES
+        if unknown:
+            raise SpecError(
+                f"derive() got unknown attribute(s) {sorted(unknown)}",
+                proc=cls.__name__,
+                hint=f"attributes: {', '.join(sorted(PROC_ATTRIBUTES))}",
+            )
+        frame = inspect.currentframe()
+        caller = frame.f_back if frame is not None else None
+        module = caller.f_globals.get("__name__", cls.__module__) if caller else cls.__module__
+        namespace: dict[str, Any] = {
+            "__module__": module,
+            "__qualname__": name,
+            "__doc__": cls.__doc__,
+            "_derived_from": cls,
+            **overrides,
+        }
+        return type(name, (cls,), namespace)
+
+    @classmethod
+    def requirements(cls) -> list[type[Proc]]:
+        """The processes this one requires, as a list (``requires`` may be one class or a list)."""
+        req = cls.requires
+        if req is None:
+            return []
+        if isinstance(req, type):
+            return [req]
+        return list(req)
+
+    @classmethod
+    def description(cls) -> str:
+        """The first line of the docstring."""
+        doc = inspect.getdoc(cls) if cls.__doc__ else ""
+        return (doc or "").strip().splitlines()[0] if doc else ""
+
+    @classmethod
+    def unknown_attributes(cls) -> list[str]:
+        """Class attributes set on this class that are not Proc attributes (likely typos)."""
+        out = []
+        for klass in cls.__mro__:
+            if klass is Proc or not issubclass(klass, Proc):
+                continue
+            for key, value in vars(klass).items():
+                if key.startswith("_") or key in PROC_ATTRIBUTES:
+                    continue
+                if isinstance(value, (staticmethod, classmethod, property)) or inspect.isfunction(value):
+                    continue
+                out.append(key)
+        return out
+
+
+def module_of(cls: type) -> Any:
+    """The module object a class was defined in (None if it is gone)."""
+    return sys.modules.get(cls.__module__)
+
+
+ProcType = type[Proc]
+InputDataFunc = Callable[..., Any]

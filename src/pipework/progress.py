@@ -1,0 +1,170 @@
+"""Showing a run: a live table per process in a terminal, plain log lines elsewhere, or nothing.
+
+The engine reports every state change of every job; a display aggregates them into counts per process
+(queued, running, cached, done, failed) and redraws at most a few times a second, so its cost does not
+grow with the number of jobs.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from typing import IO, Any
+
+from .state import JobState
+
+__all__ = ["PlainProgress", "Progress", "QuietProgress", "RichProgress", "make_progress"]
+
+_COLUMNS = (
+    ("queued", (JobState.QUEUED,)),
+    ("running", (JobState.RUNNING,)),
+    ("cached", (JobState.CACHED,)),
+    ("done", (JobState.DONE,)),
+    ("failed", (JobState.FAILED, JobState.KILLED, JobState.LOST)),
+)
+
+
+class Progress:
+    """The display interface, with the bookkeeping every display shares; it shows nothing itself.
+
+    Args:
+        stream: Where to write (default ``sys.stderr``).
+    """
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.totals: dict[str, int] = {}
+        self.counts: dict[str, Counter[JobState]] = {}
+        self.started: dict[str, float] = {}
+        self.ended: dict[str, float] = {}
+        self.t0 = time.monotonic()
+
+    def run_start(self, name: str, procs: list[str]) -> None:
+        """A run of pipeline ``name`` with these processes begins."""
+        for proc in procs:
+            self.counts.setdefault(proc, Counter())
+
+    def proc_start(self, proc: str, total: int) -> None:
+        """A process starts with ``total`` jobs."""
+        self.totals[proc] = total
+        self.counts.setdefault(proc, Counter())[JobState.PENDING] = total
+        self.started[proc] = time.monotonic()
+
+    def job_state(self, proc: str, old: JobState, new: JobState) -> None:
+        """One job of ``proc`` went from ``old`` to ``new``."""
+        counts = self.counts[proc]
+        counts[old] -= 1
+        counts[new] += 1
+
+    def proc_done(self, proc: str) -> None:
+        """A process finished."""
+        self.ended[proc] = time.monotonic()
+
+    def warn(self, message: str) -> None:
+        """Show a warning."""
+        print(f"pipework: warning: {message}", file=self.stream, flush=True)
+
+    def run_done(self, ok: bool) -> None:
+        """The run ended."""
+
+    def summary(self, proc: str) -> str:
+        """One line of counts for a process, e.g. ``4 jobs: 1 cached, 3 done``."""
+        counts = self.counts.get(proc, Counter())
+        parts = []
+        for label, states in _COLUMNS:
+            n = sum(counts[s] for s in states)
+            if n:
+                parts.append(f"{n} {label}")
+        total = self.totals.get(proc, 0)
+        return f"{total} job{'s' if total != 1 else ''}" + (f": {', '.join(parts)}" if parts else "")
+
+
+class QuietProgress(Progress):
+    """Shows warnings only (``--quiet``)."""
+
+
+class PlainProgress(Progress):
+    """One log line when a process starts and one when it ends; for logs and non-terminals."""
+
+    def _log(self, text: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        print(f"{stamp} {text}", file=self.stream, flush=True)
+
+    def run_start(self, name: str, procs: list[str]) -> None:
+        super().run_start(name, procs)
+        self._log(f"pipeline {name}: {len(procs)} process{'es' if len(procs) != 1 else ''}")
+
+    def proc_start(self, proc: str, total: int) -> None:
+        super().proc_start(proc, total)
+        self._log(f"[{proc}] started, {total} job{'s' if total != 1 else ''}")
+
+    def proc_done(self, proc: str) -> None:
+        super().proc_done(proc)
+        took = self.ended[proc] - self.started.get(proc, self.t0)
+        self._log(f"[{proc}] finished in {took:.1f}s: {self.summary(proc)}")
+
+    def run_done(self, ok: bool) -> None:
+        self._log(f"run {'finished' if ok else 'FAILED'} in {time.monotonic() - self.t0:.1f}s")
+
+
+class RichProgress(Progress):
+    """A live table, one row per process, redrawn four times a second (terminals)."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        super().__init__(stream)
+        self._live: Any = None
+        self._name = ""
+
+    def _table(self) -> Any:
+        from rich.table import Table
+
+        table = Table(title=f"pipeline {self._name}", title_justify="left", expand=False)
+        table.add_column("process")
+        for label, _ in _COLUMNS:
+            table.add_column(label, justify="right")
+        table.add_column("time", justify="right")
+        now = time.monotonic()
+        for proc, counts in self.counts.items():
+            cells = [str(sum(counts[s] for s in states) or "") for _, states in _COLUMNS]
+            if proc in self.started:
+                took = self.ended.get(proc, now) - self.started[proc]
+                status = f"{took:.1f}s"
+            else:
+                status = "waiting"
+            failed = sum(counts[s] for s in _COLUMNS[-1][1])
+            name = f"[red]{proc}[/]" if failed else (f"[green]{proc}[/]" if proc in self.ended else proc)
+            table.add_row(name, *cells, status)
+        return table
+
+    def run_start(self, name: str, procs: list[str]) -> None:
+        super().run_start(name, procs)
+        from rich.console import Console
+        from rich.live import Live
+
+        self._name = name
+        console = Console(file=self.stream)
+        self._live = Live(get_renderable=self._table, console=console, refresh_per_second=4, transient=False)
+        self._live.start()
+
+    def warn(self, message: str) -> None:
+        if self._live is not None:
+            self._live.console.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False)
+        else:
+            super().warn(message)
+
+    def run_done(self, ok: bool) -> None:
+        if self._live is not None:
+            self._live.refresh()
+            self._live.stop()
+            self._live = None
+
+
+def make_progress(*, quiet: bool = False, stream: IO[str] | None = None) -> Progress:
+    """The display for this run: quiet, a live table in a terminal, plain lines otherwise."""
+    stream = stream or sys.stderr
+    if quiet:
+        return QuietProgress(stream)
+    if stream.isatty():
+        return RichProgress(stream)
+    return PlainProgress(stream)

@@ -1,0 +1,241 @@
+"""The objects of one run: its context (schedulers, hooks, display, lock) and its result.
+
+Everything a run needs is built fresh for that run, so two runs in one interpreter never share state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import paths
+from .channel import Channel
+from .config import RunConfig, build_settings
+from .errors import ConfigError, JobFailed, PipeworkError, StorageError
+from .plugins import PluginManager
+from .progress import Progress
+from .schedulers import Scheduler, get_scheduler_class
+from .spec import ProcSpec
+from .template import TemplateEngine
+
+__all__ = ["RunContext", "RunLock", "RunResult", "run_tag"]
+
+
+def run_tag(workdir: str, pipeline: str) -> str:
+    """A short tag that is the same for every run of one pipeline in one workdir (8 hex digits)."""
+    return hashlib.sha1(f"{paths.resolve(workdir)}|{pipeline}".encode()).hexdigest()[:8]
+
+
+@dataclass
+class RunResult:
+    """What a run produced.
+
+    Attributes:
+        pipeline: The pipeline name.
+        workdir: The pipeline's directory in the workdir.
+        outdir: Where outputs were exported.
+        channels: Each process's output channel.
+        counts: For each process, the number of jobs in each final state.
+        timings: For each process, its wall time in seconds.
+        seconds: The run's wall time in seconds.
+        failures: Failures that were ignored (``error_strategy = "ignore"``) or that ended the run.
+    """
+
+    pipeline: str
+    workdir: str
+    outdir: str
+    channels: dict[str, Channel] = field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    failures: list[JobFailed] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no job failed (ignored failures count as failures here)."""
+        return not self.failures
+
+    def output(self, proc: str) -> Channel:
+        """The output channel of a process.
+
+        Raises:
+            KeyError: If the process did not run in this run.
+        """
+        return self.channels[proc]
+
+
+class RunLock:
+    """A lock file that stops two drivers from running one pipeline in one workdir at once.
+
+    A lock left by a driver that died (its pid is gone on this host) is taken over.
+
+    Args:
+        directory: The pipeline's directory in the workdir.
+    """
+
+    def __init__(self, directory: str) -> None:
+        self.path = paths.join(directory, ".pipework.lock")
+        self.held = False
+
+    def acquire(self) -> None:
+        """Take the lock.
+
+        Raises:
+            ConfigError: If a live driver holds it.
+            StorageError: If the workdir is not writable.
+        """
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+        if paths.is_cloud(self.path):
+            self._check_other(paths.read_text(self.path) if paths.exists(self.path) else "")
+            paths.write_text(self.path, json.dumps(me))
+            self.held = True
+            return
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    text = paths.read_text(self.path)
+                except StorageError:
+                    text = ""
+                self._check_other(text)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path)  # stale: its driver is gone
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(json.dumps(me))
+            self.held = True
+            return
+        raise ConfigError(f"cannot take the lock {self.path}", hint="another driver is starting")
+
+    def _check_other(self, text: str) -> None:
+        try:
+            other = json.loads(text) if text else {}
+        except ValueError:
+            other = {}
+        pid, host = other.get("pid"), other.get("host")
+        if not pid or pid == os.getpid():
+            return
+        if host == socket.gethostname() and not _pid_alive(int(pid)):
+            return
+        if host != socket.gethostname() and time.time() - float(other.get("since", 0)) > 7 * 86400:
+            return
+        raise ConfigError(
+            f"another run (pid {pid} on {host}) is using {os.path.dirname(self.path)}",
+            hint="wait for it to finish, or remove the lock file if that run is gone: " + self.path,
+        )
+
+    def release(self) -> None:
+        """Give the lock back."""
+        if self.held:
+            with contextlib.suppress(Exception):
+                paths.remove(self.path)
+            self.held = False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunContext:
+    """What the processes of one run share: schedulers, templates, hooks, display, halt signal.
+
+    Args:
+        name: The pipeline name.
+        config: The resolved run configuration.
+        outdir: The export directory.
+        progress: The display.
+        plugins: The run's plugin manager.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        config: RunConfig,
+        outdir: str,
+        progress: Progress,
+        plugins: PluginManager,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.pipeline_dir = paths.join(paths.resolve(config.workdir), name)
+        self.outdir = paths.resolve(outdir)
+        self.tag = run_tag(config.workdir, name)
+        self.progress = progress
+        self.plugins = plugins
+        self.halting = False
+        self._schedulers: dict[str, Scheduler] = {}
+        self._templates: dict[tuple[str, tuple[str, ...]], TemplateEngine] = {}
+
+    def templates(self, spec: ProcSpec) -> TemplateEngine:
+        """The template engine for a process's ``template_opts`` (shared by processes with the same)."""
+        opts = spec.template_opts
+        unknown = set(opts) - {"engine", "filters"}
+        if unknown:
+            raise ConfigError(
+                f"unknown template_opts {sorted(unknown)}", proc=spec.name, hint="use engine, filters"
+            )
+        engine = str(opts.get("engine", "jinja2"))
+        filters: Mapping[str, Any] = opts.get("filters") or {}
+        key = (engine, tuple(sorted(f"{k}:{id(v)}" for k, v in filters.items())))
+        if key not in self._templates:
+            self._templates[key] = TemplateEngine(engine, filters)
+        return self._templates[key]
+
+    async def scheduler_for(self, spec: ProcSpec) -> Scheduler:
+        """The scheduler of a process: one instance per scheduler name for the whole run.
+
+        Raises:
+            ConfigError: For an unknown scheduler or invalid ``scheduler_opts``.
+        """
+        sched = self._schedulers.get(spec.scheduler)
+        if sched is None:
+            cls = get_scheduler_class(spec.scheduler)
+            opts = self.config.scheduler_opts if spec.scheduler == self.config.scheduler else {}
+            settings = build_settings(cls.Settings, opts, owner=f"{spec.scheduler} scheduler")
+            sched = cls(settings, run_tag=self.tag)
+            self._schedulers[spec.scheduler] = sched
+        return sched
+
+    def check_scheduler(self, spec: ProcSpec) -> None:
+        """Validate a process's scheduler name and options before anything runs.
+
+        Raises:
+            ConfigError: Naming the process.
+        """
+        try:
+            cls = get_scheduler_class(spec.scheduler)
+            build_settings(cls.Settings, spec.scheduler_opts, owner=f"{spec.scheduler} scheduler")
+        except ConfigError as exc:
+            exc.proc = exc.proc or spec.name
+            raise
+
+    async def hook(self, name: str, **kwargs: Any) -> None:
+        """Call a plugin hook (a no-op when no plugin is registered)."""
+        if self.plugins.has_hooks():
+            await self.plugins.call(name, **kwargs)
+
+    def warn(self, message: str) -> None:
+        """Show a warning in the display."""
+        self.progress.warn(message)
+
+    async def close(self, *, kill: bool) -> None:
+        """Stop every scheduler, cancelling its active jobs when ``kill``."""
+        for sched in self._schedulers.values():
+            with contextlib.suppress(PipeworkError, OSError):
+                await sched.close(kill=kill)

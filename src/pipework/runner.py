@@ -1,0 +1,460 @@
+"""Running one process: input channel -> jobs -> render -> cache check -> submit -> wait -> verify.
+
+:class:`ProcRunner` does the per-process part of the data path of DESIGN §2 for one run. Blocking file
+work is batched: one worker-thread call prepares all of a process's jobs, one call finishes each batch of
+completed jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import paths, signature
+from .channel import Channel
+from .errors import JobFailed, PipeworkError, SpecError, StorageError
+from .job import Job, render_wrapper
+from .spec import ProcSpec, is_callable_data
+from .state import JobState
+from .template import CompiledTemplate
+
+if TYPE_CHECKING:
+    from .run import RunContext
+
+__all__ = ["ProcResult", "ProcRunner", "input_channel"]
+
+STDERR_TAIL_LINES = 20
+
+
+@dataclass
+class ProcResult:
+    """What one process produced in a run.
+
+    Attributes:
+        name: The process name.
+        channel: Its output channel (one row per successful or cached job).
+        jobs: Its jobs.
+        seconds: Wall time from its start to its end.
+        failures: Failed jobs that were ignored (``error_strategy = "ignore"``).
+    """
+
+    name: str
+    channel: Channel
+    jobs: list[Job]
+    seconds: float = 0.0
+    failures: list[JobFailed] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Number of jobs in each final state."""
+        return dict(Counter(job.state.value for job in self.jobs))
+
+
+def input_channel(spec: ProcSpec, upstream: Sequence[Channel]) -> Channel:
+    """Build a process's input channel from ``input_data`` and its upstream output channels.
+
+    Without ``input_data`` the upstream channels are joined side by side; a callable gets them as
+    positional arguments, in ``requires`` order.
+
+    Raises:
+        SpecError: For invalid ``input_data`` or too few columns for the declared inputs.
+    """
+    data = spec.input_data
+    if is_callable_data(data):
+        try:
+            data = data(*upstream)
+        except PipeworkError:
+            raise
+        except Exception as exc:
+            raise SpecError(
+                f"input_data function raised {type(exc).__name__}: {exc}",
+                proc=spec.name,
+                hint=f"it is called with {len(upstream)} upstream channel(s), in requires order",
+            ) from exc
+    elif data is None:
+        if not upstream:
+            data = Channel([], [()]) if not spec.inputs else None
+            if data is None:
+                raise SpecError(
+                    f"has input {spec.input_names} but no input_data and no requires",
+                    proc=spec.name,
+                    hint="set input_data, e.g. input_data = ['a.txt', 'b.txt']",
+                )
+        else:
+            data = upstream[0].cbind(*upstream[1:]) if len(upstream) > 1 else upstream[0]
+    try:
+        channel = Channel.create(data)
+    except SpecError as exc:
+        exc.proc = spec.name
+        raise
+    names = spec.input_names
+    if not names:
+        return channel
+    if all(n in channel.columns for n in names):
+        return channel.select(*names)
+    if len(channel.columns) < len(names):
+        raise SpecError(
+            f"input declares {len(names)} column(s) {names} but input data has "
+            f"{len(channel.columns)}: {list(channel.columns)}",
+            proc=spec.name,
+            hint="give one value per input column in each row",
+        )
+    return Channel(names, [row[: len(names)] for row in channel.rows])
+
+
+class ProcRunner:
+    """Runs the jobs of one process in one run.
+
+    Args:
+        spec: The process.
+        run: The run it belongs to (schedulers, progress, hooks, templates, halt signal).
+    """
+
+    def __init__(self, spec: ProcSpec, run: RunContext) -> None:
+        self.spec = spec
+        self.run = run
+        self.dir = paths.join(run.pipeline_dir, spec.name)
+        engine = run.templates(spec)
+        self._script = engine.compile(spec.script, proc=spec.name, what="script")
+        self._outputs: dict[str, CompiledTemplate] = {
+            o.name: engine.compile(o.template, proc=spec.name, what=f"output {o.name!r}")
+            for o in spec.outputs
+        }
+        self.jobs: list[Job] = []
+        self._shown: dict[Job, JobState] = {}
+
+    def _show(self, job: Job, state: JobState) -> None:
+        old = self._shown.get(job, JobState.PENDING)
+        if old is not state:
+            self._shown[job] = state
+            self.run.progress.job_state(self.spec.name, old, state)
+
+    # -- building jobs ---------------------------------------------------------------------------
+    def make_jobs(self, channel: Channel) -> list[Job]:
+        """Create and render one job per channel row (pure: no file is touched)."""
+        spec = self.spec
+        proc_ctx = {
+            "name": spec.name,
+            "desc": spec.desc,
+            "lang": spec.lang,
+            "forks": spec.forks,
+            "envs": spec.envs,
+            "workdir": self.dir,
+        }
+        jobs = []
+        for index, row in enumerate(channel.rows):
+            inputs = {s.name: _normalise_input(s.type, v) for s, v in zip(spec.inputs, row)}
+            jobdir = paths.join(self.dir, str(index))
+            job = Job(
+                spec=spec,
+                index=index,
+                dir=jobdir,
+                name=f"pw-{self.run.tag}-{spec.name}-{index}",
+                inputs=inputs,
+                outputs={},
+            )
+            job_ctx = {
+                "index": index,
+                "dir": jobdir,
+                "outdir": job.output_dir,
+                "stdout": job.path("job.stdout"),
+                "stderr": job.path("job.stderr"),
+                "script": job.path("job.script"),
+            }
+            ctx: dict[str, Any] = {"in": inputs, "job": job_ctx, "proc": proc_ctx, "envs": spec.envs}
+            for out in spec.outputs:
+                value = self._outputs[out.name].render(ctx, job=index).strip()
+                if out.type != "var" and not (value.startswith("/") or paths.is_cloud(value)):
+                    value = paths.join(job.output_dir, value)
+                job.outputs[out.name] = value
+            ctx["out"] = job.outputs
+            job.script = self._script.render(ctx, job=index)
+            jobs.append(job)
+        self.jobs = jobs
+        return jobs
+
+    def export_targets(self) -> dict[str, tuple[Job, str]]:
+        """Map each export destination to its job and output name.
+
+        Raises:
+            SpecError: If two jobs would export to the same path (before anything runs).
+        """
+        targets: dict[str, tuple[Job, str]] = {}
+        if not self.spec.export:
+            return targets
+        base = paths.join(self.run.outdir, self.spec.name)
+        for job in self.jobs:
+            for out in self.spec.outputs:
+                if out.type == "var":
+                    continue
+                dest = paths.join(base, _basename(str(job.outputs[out.name])))
+                if dest in targets:
+                    other, other_out = targets[dest]
+                    raise SpecError(
+                        f"jobs {other.index} and {job.index} would both export {dest!r} "
+                        f"(outputs {other_out!r} and {out.name!r})",
+                        proc=self.spec.name,
+                        hint="make the output name depend on the input, e.g. "
+                        "'{{in.infile | stem}}.txt', or set export = False",
+                    )
+                targets[dest] = (job, out.name)
+        return targets
+
+    # -- running ---------------------------------------------------------------------------------
+    async def execute(self, upstream: Sequence[Channel]) -> ProcResult:
+        """Run the process to the end and return its result.
+
+        Raises:
+            JobFailed: When a job fails and the strategy is ``halt`` (or retries ran out).
+        """
+        started = time.monotonic()
+        spec = self.spec
+        channel = input_channel(spec, upstream)
+        jobs = self.make_jobs(channel)
+        targets = self.export_targets()
+        self.run.progress.proc_start(spec.name, len(jobs))
+        await self.run.hook("on_proc_start", proc=spec.name, njobs=len(jobs))
+        await asyncio.to_thread(_prepare, jobs, spec.cache)
+        for job in jobs:
+            if job.state is JobState.CACHED:
+                self._show(job, JobState.CACHED)
+        failures = await self._run_jobs([j for j in jobs if j.state is not JobState.CACHED])
+        ok = [j for j in jobs if j.state in (JobState.DONE, JobState.CACHED)]
+        if targets:
+            await asyncio.to_thread(_export, [(j.outputs[o], d) for d, (j, o) in targets.items() if j in ok])
+        result = ProcResult(
+            name=spec.name,
+            channel=Channel([o.name for o in spec.outputs], [[j.outputs[o.name] for o in spec.outputs] for j in ok]),
+            jobs=jobs,
+            seconds=time.monotonic() - started,
+            failures=failures,
+        )
+        self.run.progress.proc_done(spec.name)
+        await self.run.hook("on_proc_done", proc=spec.name, counts=result.counts)
+        return result
+
+    async def _run_jobs(self, todo: list[Job]) -> list[JobFailed]:
+        if not todo:
+            return []
+        spec, run = self.spec, self.run
+        scheduler = await run.scheduler_for(spec)
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        waiting = [j for j in todo if j.extra.get("maybe_running")]
+        adopted = await scheduler.reattach(waiting, queue) if waiting else []
+        fresh = [j for j in todo if j not in adopted]
+        if waiting and len(adopted) < len(waiting):
+            await asyncio.to_thread(_clean, [j for j in waiting if j not in adopted])
+        for job in adopted:
+            self._show(job, job.state)
+        await self._submit(scheduler, fresh, queue)
+        remaining = len(todo)
+        ignored: list[JobFailed] = []
+        while remaining:
+            batch = [await queue.get()]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            for item in batch:
+                if isinstance(item, BaseException):
+                    raise item
+            finals = [(j, s) for j, s in batch if s.is_final]
+            for job, state in batch:
+                if not state.is_final:
+                    self._show(job, state)
+            if not finals:
+                continue
+            outcomes = await asyncio.to_thread(_finish, [j for j, _ in finals])
+            retry: list[Job] = []
+            for job, failure in outcomes:
+                self._show(job, job.state)
+                await run.hook("on_job_done", proc=spec.name, index=job.index, state=job.state.value, rc=job.rc)
+                if failure is None:
+                    remaining -= 1
+                    continue
+                if spec.error_strategy == "retry" and job.attempts <= spec.num_retries and not run.halting:
+                    retry.append(job)
+                    continue
+                remaining -= 1
+                if spec.error_strategy == "ignore":
+                    ignored.append(failure)
+                    run.warn(f"{failure} (ignored)")
+                    continue
+                raise failure
+            if retry:
+                await asyncio.to_thread(_clean, retry)
+                await self._submit(scheduler, retry, queue)
+        return ignored
+
+    async def _submit(self, scheduler: Any, jobs: list[Job], queue: asyncio.Queue[Any]) -> None:
+        if not jobs:
+            return
+        await scheduler.dispatch(jobs, queue)
+        for job in jobs:
+            self._show(job, JobState.QUEUED)
+            await self.run.hook("on_job_submitted", proc=self.spec.name, index=job.index, jid=job.jid)
+
+
+def _normalise_input(typ: str, value: Any) -> Any:
+    if typ == "var":
+        return value
+    if typ in ("files", "dirs"):
+        items = [value] if isinstance(value, (str, os.PathLike)) else list(value or [])
+        return [_abs(v) for v in items]
+    if isinstance(value, (list, tuple)):
+        raise SpecError(f"a {typ!r} input takes one path per job, got a list of {len(value)}")
+    return _abs(value)
+
+
+def _abs(value: Any) -> str:
+    text = os.fspath(value) if isinstance(value, os.PathLike) else str(value)
+    return paths.resolve(text)
+
+
+def _basename(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+# -- blocking work, run in a worker thread --------------------------------------------------------
+def _prepare(jobs: list[Job], cache: Any) -> None:
+    """Check inputs, decide which jobs are cached, and lay out the directories of the others."""
+    check_inputs(jobs)
+    check_cache(jobs, cache)
+    for job in jobs:
+        paths.makedirs(job.dir)
+        if job.state is not JobState.CACHED and not job.extra.get("maybe_running"):
+            _clean([job])
+
+
+def check_inputs(jobs: Sequence[Job]) -> None:
+    """Fail before anything runs when a local ``file``/``dir`` input does not exist. Blocking.
+
+    Raises:
+        SpecError: Naming the first job and path, and how many more are missing.
+    """
+    missing = []
+    for job in jobs:
+        for spec in job.spec.inputs:
+            if spec.type in ("file", "dir"):
+                value = job.inputs[spec.name]
+                if not paths.is_cloud(value) and not os.path.exists(value):
+                    missing.append((job, spec.name, value))
+    if missing:
+        job, name, value = missing[0]
+        more = f" ({len(missing) - 1} more missing)" if len(missing) > 1 else ""
+        raise SpecError(
+            f"input {name!r} file {value!r} does not exist{more}",
+            proc=job.proc,
+            job=job.index,
+            hint="check input_data (relative paths are relative to the directory you run from)",
+        )
+
+
+def check_cache(jobs: Sequence[Job], cache: Any) -> None:
+    """Set each job's ``cache_reason`` (empty: cached, state CACHED). Reads only. Blocking."""
+    content = cache == "content"
+    for job in jobs:
+        if cache is False:
+            job.cache_reason = "cache disabled"
+        else:
+            facts = signature.file_facts(job, content=content)
+            job.extra["signature"] = new = signature.make(job, facts)
+            reason = signature.compare(signature.read(job), new)
+            if not reason:
+                gone = signature.missing_outputs(job)
+                if gone:
+                    reason = f"output {gone[0]!r} missing ({job.outputs[gone[0]]})"
+            job.cache_reason = reason
+        if not job.cache_reason:
+            job.state = JobState.CACHED
+        elif paths.exists(job.path("job.jid")) and not paths.exists(job.path("job.rc")):
+            job.extra["maybe_running"] = True  # a previous driver's job: try to reattach first
+
+
+def _clean(jobs: list[Job]) -> None:
+    """Remove what a previous attempt left and write the script and wrapper."""
+    for job in jobs:
+        job.extra.pop("maybe_running", None)
+        for name in ("job.rc", "job.stdout", "job.stderr", "job.jid", "job.signature.json"):
+            paths.remove(job.path(name))
+        paths.rmtree(job.output_dir)
+        paths.makedirs(job.output_dir)
+        for out in job.spec.outputs:
+            if out.type == "dir":
+                paths.makedirs(str(job.outputs[out.name]))
+            elif out.type == "file":
+                paths.makedirs(os.path.dirname(str(job.outputs[out.name])))
+        paths.write_text(job.path("job.script"), job.script)
+        paths.write_text(job.path("job.wrapper"), render_wrapper(job))
+
+
+def _finish(jobs: list[Job]) -> list[tuple[Job, JobFailed | None]]:
+    """Verify outputs and write signatures of jobs that ended; explain the failures."""
+    out: list[tuple[Job, JobFailed | None]] = []
+    for job in jobs:
+        failure: JobFailed | None = None
+        if job.state is JobState.DONE:
+            gone = signature.missing_outputs(job)
+            if gone:
+                job.state = JobState.FAILED
+                failure = _failure(
+                    job,
+                    f"output {gone[0]!r} was not created by the script ({job.outputs[gone[0]]})",
+                    hint=f"check the script writes {{{{out.{gone[0]}}}}}",
+                )
+            else:
+                try:
+                    # the facts of the inputs as they were when the job was prepared
+                    sig = job.extra.get("signature") or signature.make(
+                        job, signature.file_facts(job, content=job.spec.cache == "content")
+                    )
+                    signature.write(job, sig)
+                except StorageError as exc:
+                    job.state = JobState.FAILED
+                    failure = _failure(job, f"its signature cannot be written: {exc.message}")
+        elif job.state is JobState.FAILED:
+            failure = _failure(job, f"failed with return code {job.rc}")
+        elif job.state is JobState.KILLED:
+            failure = _failure(job, "was cancelled")
+        else:
+            failure = _failure(
+                job,
+                "ended without writing job.rc",
+                hint="it was killed by SIGKILL, ran out of memory, or its node failed",
+            )
+        out.append((job, failure))
+    return out
+
+
+def _failure(job: Job, message: str, *, hint: str | None = None) -> JobFailed:
+    native = job.extra.get("native_state")
+    if native:
+        message += f" (scheduler: {native})"
+    try:
+        text = paths.read_text(job.path("job.stderr"))
+    except StorageError:
+        text = ""
+    tail = "\n".join(text.rstrip("\n").splitlines()[-STDERR_TAIL_LINES:])
+    return JobFailed(
+        message,
+        proc=job.proc,
+        job=job.index,
+        rc=job.rc,
+        jobdir=job.dir,
+        stderr_tail=tail,
+        hint=hint,
+    )
+
+
+def _export(pairs: list[tuple[str, str]]) -> None:
+    for src, dest in pairs:
+        if not paths.is_exported(src, dest):
+            paths.export(src, dest)
+
+
+def count_states(jobs: Sequence[Job]) -> Mapping[JobState, int]:
+    """How many jobs are in each state."""
+    return Counter(job.state for job in jobs)

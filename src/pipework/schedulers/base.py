@@ -1,0 +1,303 @@
+"""The scheduler plugin base: a plugin fills in three methods, the base owns everything else.
+
+A scheduler implements :meth:`Scheduler.submit`, :meth:`Scheduler.statuses` (ONE query for all the
+run's active jobs) and :meth:`Scheduler.kill`. The base owns the poll loop and its adaptive interval,
+retries of transient errors, ``job.jid`` files, confirming completion from ``job.rc``, detecting lost
+jobs, reattaching to jobs of a previous driver, and killing what is left when a run stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from .. import paths
+from ..errors import SchedulerError
+from ..job import Job
+from ..state import JobState
+
+__all__ = ["JobEvent", "NoSettings", "Scheduler"]
+
+T = TypeVar("T")
+
+#: What the base puts on a process's queue: a job and its new state, or an error that ends the run.
+JobEvent = tuple[Job, JobState] | BaseException
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoSettings:
+    """Settings of a scheduler that has none."""
+
+
+class Scheduler(ABC):
+    """Base class of every scheduler, built-in or plugin.
+
+    Subclasses set :attr:`name` (and :attr:`Settings`, a dataclass of their options) and implement
+    :meth:`submit`, :meth:`statuses` and :meth:`kill`. One instance serves one run.
+
+    Args:
+        settings: An instance of :attr:`Settings` (defaults to ``Settings()``).
+        run_tag: A short tag that is the same for every run of one pipeline in one workdir; schedulers
+            put it in job names (``pw-<run_tag>-<proc>-<index>``) so one query finds all the run's jobs.
+    """
+
+    #: The name users give in ``scheduler = "..."``.
+    name: ClassVar[str]
+    #: The dataclass of this scheduler's ``scheduler_opts``.
+    Settings: ClassVar[type[Any]] = NoSettings
+    #: First and shortest wait between two status queries, in seconds.
+    min_poll_interval: ClassVar[float] = 1.0
+    #: Longest wait between two status queries while nothing finishes, in seconds.
+    max_poll_interval: ClassVar[float] = 30.0
+    #: How long to wait for ``job.rc`` once the scheduler no longer runs a job, in seconds.
+    rc_grace: ClassVar[float] = 30.0
+    #: How often a transient error is retried before the run fails.
+    transient_retries: ClassVar[int] = 5
+
+    def __init__(self, settings: Any = None, *, run_tag: str = "run") -> None:
+        self.settings = settings if settings is not None else self.Settings()
+        self.run_tag = run_tag
+        self.status_calls = 0
+        self._active: dict[Job, asyncio.Queue[JobEvent]] = {}
+        self._gone_since: dict[Job, float] = {}
+        self._wakeup: asyncio.Event | None = None
+        self._changed: set[Job] = set()
+        self._settings_by_proc: dict[str, Any] = {}
+        self._poller: asyncio.Task[None] | None = None
+        self._interval = self.min_poll_interval
+
+    # -- what a plugin implements ------------------------------------------------------------------
+    @abstractmethod
+    async def submit(self, jobs: Sequence[Job]) -> None:
+        """Submit jobs (all of one process; may be one array) and set each ``job.jid``.
+
+        Raises:
+            SchedulerError: ``transient=True`` when the same call may succeed later.
+        """
+
+    @abstractmethod
+    async def statuses(self, jobs: Sequence[Job]) -> Mapping[Job, JobState]:
+        """Return the state of the given active jobs with ONE query to the scheduler.
+
+        Jobs the scheduler no longer knows are left out: the base then confirms them from ``job.rc``.
+
+        Raises:
+            SchedulerError: ``transient=True`` when the same call may succeed later.
+        """
+
+    @abstractmethod
+    async def kill(self, jobs: Sequence[Job]) -> None:
+        """Cancel the given jobs (queued or running)."""
+
+    # -- optional --------------------------------------------------------------------------------
+    def settings_for(self, job: Job) -> Any:
+        """The settings of a job's process: the run's ``scheduler_opts`` merged with the process's.
+
+        Built once per process and cached; a scheduler's :meth:`submit` uses it so processes can ask
+        for another partition or queue while the run keeps one status query for all of them.
+        """
+        cached = self._settings_by_proc.get(job.proc)
+        if cached is None:
+            from ..config import build_settings
+
+            opts = job.spec.scheduler_opts
+            cached = build_settings(self.Settings, opts, owner=f"{self.name} scheduler") if opts else self.settings
+            self._settings_by_proc[job.proc] = cached
+        return cached
+
+    def job_name(self, job: Job) -> str:
+        """The deterministic name of a job: ``pw-<run_tag>-<proc>-<index>``."""
+        return f"pw-{self.run_tag}-{job.proc}-{job.index}"
+
+    async def close(self, *, kill: bool = True) -> None:
+        """End the run: stop polling and, with ``kill``, cancel every job still active."""
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._poller
+            self._poller = None
+        active = list(self._active)
+        if kill and active:
+            with contextlib.suppress(Exception):
+                await self.kill(active)
+            for job in active:
+                job.state = JobState.KILLED
+        self._active.clear()
+
+    # -- what the engine calls ---------------------------------------------------------------------
+    async def dispatch(self, jobs: Sequence[Job], queue: asyncio.Queue[JobEvent]) -> None:
+        """Submit jobs, record their ``job.jid`` and track them; their states arrive on ``queue``.
+
+        Raises:
+            SchedulerError: If submission fails (after retrying transient errors).
+        """
+        if not jobs:
+            return
+        for job in jobs:
+            job.attempts += 1
+            job.rc = None
+            job.state = JobState.QUEUED
+        await self.retrying(lambda: self.submit(jobs))
+        await asyncio.to_thread(_write_jids, [job for job in jobs if job.jid])
+        self._track(jobs, queue)
+
+    async def reattach(self, jobs: Sequence[Job], queue: asyncio.Queue[JobEvent]) -> list[Job]:
+        """Adopt jobs that a previous driver submitted and that are still queued or running.
+
+        Each job's ``job.jid`` file is read; one status query tells which are still active; those are
+        tracked as if submitted now. Returns the adopted jobs; the others must be submitted.
+        """
+        if not jobs:
+            return []
+        jids = await asyncio.to_thread(_read_jids, jobs)
+        known = [j for j in jobs if jids.get(j)]
+        if not known:
+            return []
+        for job in known:
+            job.jid = jids[job]
+        try:
+            states = await self.retrying(lambda: self.statuses(known))
+        except SchedulerError:
+            return []
+        self.status_calls += 1
+        adopted = [j for j in known if (s := states.get(j)) is not None and s.is_active]
+        for job in adopted:
+            job.state = states[job]
+            job.attempts += 1
+        self._track(adopted, queue)
+        return adopted
+
+    def notify(self, *jobs: Job) -> None:
+        """Wake the poll loop now: a scheduler that learns of a change by itself calls this.
+
+        Args:
+            *jobs: The jobs that changed; the loop then asks :meth:`statuses` about these only.
+                Without jobs, it asks about all active jobs.
+        """
+        if jobs:
+            self._changed.update(jobs)
+        else:
+            self._changed.update(self._active)
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    async def retrying(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Run ``call``, retrying transient :class:`SchedulerError` with exponential backoff."""
+        delay = 0.5
+        for attempt in range(self.transient_retries + 1):
+            try:
+                return await call()
+            except SchedulerError as exc:
+                if not exc.transient or attempt == self.transient_retries:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- the poll loop -----------------------------------------------------------------------------
+    def _track(self, jobs: Sequence[Job], queue: asyncio.Queue[JobEvent]) -> None:
+        for job in jobs:
+            self._active[job] = queue
+        if self._wakeup is None:
+            self._wakeup = asyncio.Event()
+        self._interval = self.min_poll_interval
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.create_task(self._poll_loop(), name=f"pipework-{self.name}-poll")
+
+    async def _poll_loop(self) -> None:
+        assert self._wakeup is not None
+        try:
+            while self._active:
+                woken = True
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), self._interval)
+                except asyncio.TimeoutError:
+                    woken = False
+                self._wakeup.clear()
+                if not self._active:
+                    break
+                if woken and self._changed:
+                    jobs = [job for job in self._changed if job in self._active]
+                else:
+                    jobs = list(self._active)
+                self._changed.clear()
+                if not jobs:
+                    continue
+                finished = await self._poll_once(jobs)
+                if finished:
+                    self._interval = self.min_poll_interval
+                else:
+                    self._interval = min(self._interval * 1.5, self.max_poll_interval)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            for queue in set(self._active.values()):
+                queue.put_nowait(exc)
+            self._active.clear()
+
+    async def _poll_once(self, jobs: list[Job]) -> int:
+        states = await self.retrying(lambda: self.statuses(jobs))
+        self.status_calls += 1
+        ended: list[tuple[Job, JobState | None]] = []
+        for job in jobs:
+            state = states.get(job)
+            if state is None or state.is_final:
+                ended.append((job, state))
+            elif state is not job.state:
+                job.state = state
+                self._active[job].put_nowait((job, state))
+        if not ended:
+            return 0
+        rcs = await asyncio.to_thread(_read_rcs, [job for job, _ in ended])
+        now = time.monotonic()
+        finished = 0
+        for job, state in ended:
+            rc = rcs.get(job)
+            if state is JobState.KILLED:
+                final = JobState.KILLED
+            elif rc is not None:
+                job.rc = rc
+                final = JobState.DONE if rc == 0 else JobState.FAILED
+            elif now - self._gone_since.setdefault(job, now) >= self.rc_grace:
+                final = JobState.LOST
+            else:
+                continue
+            self._gone_since.pop(job, None)
+            job.state = final
+            self._active.pop(job).put_nowait((job, final))
+            finished += 1
+        return finished
+
+
+def _write_jids(jobs: Sequence[Job]) -> None:
+    for job in jobs:
+        paths.atomic_write_text(job.path("job.jid"), f"{job.jid}\n")
+
+
+def _read_jids(jobs: Sequence[Job]) -> dict[Job, str]:
+    out: dict[Job, str] = {}
+    for job in jobs:
+        try:
+            text = paths.read_text(job.path("job.jid")).strip()
+        except Exception:
+            continue
+        if text:
+            out[job] = text
+    return out
+
+
+def _read_rcs(jobs: Sequence[Job]) -> dict[Job, int]:
+    out: dict[Job, int] = {}
+    for job in jobs:
+        try:
+            text = paths.read_text(job.path("job.rc")).strip()
+        except Exception:
+            continue
+        with contextlib.suppress(ValueError):
+            out[job] = int(text)
+    return out

@@ -1,0 +1,154 @@
+"""Job signatures: what a job's outputs were made from, and why a job is (not) cached.
+
+A signature records a hash of the rendered script, the interpreter and container, the input values, the
+size and mtime (or content hash) of every input file, and the output values. A job is cached when its
+stored signature equals the one it would have now and all its outputs exist. :func:`compare` gives the
+first difference as a one-line reason, which ``pipework why`` prints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from . import paths
+from .job import Job
+
+__all__ = ["VERSION", "compare", "file_facts", "make", "missing_outputs"]
+
+VERSION = 1
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _input_paths(job: Job) -> Iterator[tuple[str, str]]:
+    for spec in job.spec.inputs:
+        if not spec.is_path:
+            continue
+        value = job.inputs.get(spec.name)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for v in values:
+            if v is not None:
+                yield spec.name, str(v)
+
+
+def _hash_path(path: str) -> str | None:
+    """sha256 of a file's bytes, or of a directory's files (names and bytes); None if missing."""
+    if paths.is_cloud(path):
+        st = paths.stat(path)
+        return None if st is None else f"{st[0]}:{st[1]}"
+    if not os.path.exists(path):
+        return None
+    h = hashlib.sha256()
+    if os.path.isdir(path):
+        for root, dirs, files in os.walk(path):
+            dirs.sort()
+            for name in sorted(files):
+                full = os.path.join(root, name)
+                h.update(os.path.relpath(full, path).encode() + b"\0")
+                _feed(h, full)
+    else:
+        _feed(h, path)
+    return h.hexdigest()
+
+
+def _feed(h: Any, path: str) -> None:
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+
+
+def file_facts(job: Job, *, content: bool) -> dict[str, list[Any]]:
+    """Stat (or hash, with ``content=True``) every input file of a job. Blocking.
+
+    Returns:
+        ``{input name: [[path, size, mtime] or [path, hash], ...]}``; a missing file has None facts.
+    """
+    facts: dict[str, list[Any]] = {}
+    for name, path in _input_paths(job):
+        if content:
+            facts.setdefault(name, []).append([path, _hash_path(path)])
+        else:
+            st = paths.stat(path)
+            facts.setdefault(name, []).append([path, *(st if st else (None, None))])
+    return facts
+
+
+def make(job: Job, facts: Mapping[str, list[Any]]) -> dict[str, Any]:
+    """Build a job's signature from its rendered script and the facts of its input files (pure)."""
+    return {
+        "version": VERSION,
+        "script": hashlib.sha256(job.script.encode()).hexdigest(),
+        "lang": job.spec.lang,
+        "container": job.spec.container,
+        "inputs": _jsonable(job.inputs),
+        "files": _jsonable(dict(facts)),
+        "outputs": _jsonable(job.outputs),
+    }
+
+
+def compare(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str:
+    """Return why ``new`` differs from ``old`` in one line, or ``""`` when they are the same (pure)."""
+    if old is None:
+        return "never ran (no signature)"
+    if old.get("version") != new["version"]:
+        return "signature format changed"
+    if old.get("script") != new["script"]:
+        return "script changed"
+    if old.get("lang") != new["lang"]:
+        return f"interpreter changed ({old.get('lang')} -> {new['lang']})"
+    if old.get("container") != new["container"]:
+        return "container changed"
+    old_inputs = old.get("inputs") or {}
+    for name, value in new["inputs"].items():
+        if old_inputs.get(name) != value:
+            return f"input '{name}' changed"
+    old_files = old.get("files") or {}
+    for name, facts in new["files"].items():
+        before = old_files.get(name) or []
+        for i, fact in enumerate(facts):
+            if i >= len(before) or before[i] != fact:
+                what = "content" if len(fact) == 2 else "size/mtime"
+                if fact[1] is None:
+                    return f"input '{name}' file {fact[0]} is missing"
+                return f"input '{name}' file {fact[0]} changed ({what})"
+    if old.get("outputs") != new["outputs"]:
+        return "outputs changed"
+    return ""
+
+
+def missing_outputs(job: Job) -> list[str]:
+    """Names of the job's declared file/dir outputs that do not exist. Blocking."""
+    return [
+        spec.name
+        for spec in job.spec.outputs
+        if spec.type != "var" and not paths.exists(str(job.outputs[spec.name]))
+    ]
+
+
+def read(job: Job) -> dict[str, Any] | None:
+    """Read a job's stored signature, or None when there is none (or it is unreadable). Blocking."""
+    path = job.path("job.signature.json")
+    try:
+        text = paths.read_text(path)
+    except Exception:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write(job: Job, signature: Mapping[str, Any]) -> None:
+    """Write a job's signature atomically. Blocking.
+
+    Raises:
+        StorageError: If it cannot be written (the job must then fail loudly).
+    """
+    paths.atomic_write_text(job.path("job.signature.json"), json.dumps(signature, indent=1))

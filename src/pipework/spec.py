@@ -1,0 +1,355 @@
+"""Frozen per-run specifications of processes, built once from the user's class attributes.
+
+A :class:`ProcSpec` is what the engine works on: the ``Proc`` subclass is only read, never written, so two
+pipelines (or two runs) sharing a process never leak into each other.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from .errors import ConfigError, SpecError
+from .resources import Resources
+
+if TYPE_CHECKING:
+    from .proc import Proc
+
+__all__ = [
+    "ERROR_STRATEGIES",
+    "INPUT_TYPES",
+    "OUTPUT_TYPES",
+    "PROC_ATTRIBUTES",
+    "InputSpec",
+    "OutputSpec",
+    "ProcSpec",
+    "parse_inputs",
+    "parse_outputs",
+]
+
+INPUT_TYPES = ("var", "file", "files", "dir", "dirs")
+OUTPUT_TYPES = ("var", "file", "dir")
+ERROR_STRATEGIES = ("halt", "retry", "ignore")
+
+#: Every class attribute a ``Proc`` subclass may set (besides methods and ``_private`` names).
+PROC_ATTRIBUTES = frozenset(
+    {
+        "requires", "input", "input_data", "output", "script", "lang", "envs", "forks", "cache",
+        "export", "error_strategy", "num_retries", "scheduler", "scheduler_opts", "resources",
+        "container", "template_opts",
+    }
+)  # fmt: skip
+
+CacheMode = Literal[True, False, "content"]
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One declared input column: its name and type (``var``, ``file``, ``files``, ``dir``, ``dirs``)."""
+
+    name: str
+    type: str = "var"
+
+    @property
+    def is_path(self) -> bool:
+        """True when the values are paths (files or directories)."""
+        return self.type != "var"
+
+    @property
+    def is_list(self) -> bool:
+        """True when one value is a list of paths (``files``, ``dirs``)."""
+        return self.type in ("files", "dirs")
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One declared output: its name, type (``var``, ``file``, ``dir``) and value template."""
+
+    name: str
+    type: str
+    template: str
+
+
+def _suggest(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"did you mean {close[0]!r}?" if close else f"choose one of {', '.join(choices)}"
+
+
+def _check_name(name: str, what: str, proc: str) -> None:
+    if not name.isidentifier():
+        raise SpecError(
+            f"{what} name {name!r} is not a valid identifier",
+            proc=proc,
+            hint="use letters, digits and underscores, e.g. 'infile'",
+        )
+
+
+def parse_inputs(value: str | Sequence[str] | None, *, proc: str) -> tuple[InputSpec, ...]:
+    """Parse ``input`` (``"a:file, b"`` or ``["a:file", "b"]``) into input specs.
+
+    Raises:
+        SpecError: For an unknown type, a bad name or a name used twice.
+    """
+    if value is None:
+        return ()
+    items: list[str]
+    if isinstance(value, str):
+        items = [part.strip() for part in value.split(",") if part.strip()]
+    elif isinstance(value, Sequence):
+        items = [str(part).strip() for part in value]
+    else:
+        raise SpecError(f"input must be a str or a list of 'name:type', got {value!r}", proc=proc)
+    specs: list[InputSpec] = []
+    for item in items:
+        name, _, typ = (p.strip() for p in item.partition(":"))
+        typ = typ or "var"
+        _check_name(name, "input", proc)
+        if typ not in INPUT_TYPES:
+            raise SpecError(
+                f"input {name!r} has unknown type {typ!r}", proc=proc, hint=_suggest(typ, INPUT_TYPES)
+            )
+        if any(s.name == name for s in specs):
+            raise SpecError(f"input name {name!r} is used twice", proc=proc)
+        specs.append(InputSpec(name, typ))
+    return tuple(specs)
+
+
+def parse_outputs(value: str | Sequence[str] | None, *, proc: str) -> tuple[OutputSpec, ...]:
+    """Parse ``output`` (``"name:type:template"``, or ``"name:template"`` for a ``var``) into specs.
+
+    A single string is one output (templates may contain commas); give a list for several.
+
+    Raises:
+        SpecError: For an unknown type, a missing template, a bad name or a name used twice.
+    """
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else list(value)
+    specs: list[OutputSpec] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise SpecError(f"output must be 'name:type:template' strings, got {item!r}", proc=proc)
+        parts = item.split(":", 2)
+        name = parts[0].strip()
+        _check_name(name, "output", proc)
+        if len(parts) == 2:
+            typ, template = "var", parts[1]
+        elif len(parts) == 3 and parts[1].strip() in OUTPUT_TYPES:
+            typ, template = parts[1].strip(), parts[2]
+        elif len(parts) == 3 and parts[1].strip().isidentifier():
+            raise SpecError(
+                f"output {name!r} has unknown type {parts[1].strip()!r}",
+                proc=proc,
+                hint=_suggest(parts[1].strip(), OUTPUT_TYPES),
+            )
+        elif len(parts) == 3:
+            typ, template = "var", f"{parts[1]}:{parts[2]}"
+        else:
+            raise SpecError(
+                f"output {item!r} has no template",
+                proc=proc,
+                hint="write it as 'name:type:template', e.g. 'count:file:{{in.infile | stem}}.count'",
+            )
+        if not template.strip():
+            raise SpecError(f"output {name!r} has an empty template", proc=proc)
+        if any(s.name == name for s in specs):
+            raise SpecError(f"output name {name!r} is used twice", proc=proc)
+        specs.append(OutputSpec(name, typ, template.strip()))
+    return tuple(specs)
+
+
+def load_script(cls: type[Proc], script: str | None) -> str:
+    """Return the script template of a process, reading ``file:relative/path`` next to its module.
+
+    Raises:
+        SpecError: If the referenced file does not exist.
+    """
+    if script is None:
+        return ""
+    if not script.startswith("file:"):
+        return script
+    rel = script[len("file:") :].strip()
+    try:
+        base = Path(inspect.getfile(cls)).parent
+    except (TypeError, OSError):
+        base = Path.cwd()
+    path = Path(rel) if Path(rel).is_absolute() else base / rel
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise SpecError(
+            f"script file {str(path)!r} cannot be read ({exc.strerror})",
+            proc=cls.__name__,
+            hint="'file:' paths are relative to the module that defines the process",
+        ) from exc
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProcSpec:
+    """Everything the engine needs to know about one process in one run (read-only).
+
+    Attributes:
+        name: The process name (its class name, or the name given to ``Proc.derive``).
+        desc: The first line of its docstring.
+        cls: The user's class (read only).
+        requires: Names of the processes it requires, in declaration order.
+        inputs: Its input columns.
+        outputs: Its outputs.
+        input_data: The raw ``input_data`` attribute (list, dict, Channel, DataFrame, callable or None).
+        script: The script template text.
+        lang: The interpreter command (shell words).
+        envs: Values available as ``{{envs.x}}``.
+        forks: Jobs of this process running at once (None: the scheduler's default).
+        cache: True (size+mtime), False, or "content" (hash input files).
+        export: Whether outputs are exported to the outdir.
+        error_strategy: "halt", "retry" or "ignore".
+        num_retries: Retries per job for the "retry" strategy.
+        scheduler: Scheduler name.
+        scheduler_opts: Options for that scheduler.
+        resources: Portable resources per job.
+        container: A container image, if any.
+        template_opts: Template engine options (``engine``: ``jinja2`` or ``liquid``, ``filters``).
+    """
+
+    name: str
+    desc: str
+    cls: type[Proc]
+    requires: tuple[str, ...]
+    inputs: tuple[InputSpec, ...]
+    outputs: tuple[OutputSpec, ...]
+    input_data: Any
+    script: str
+    lang: str
+    envs: Mapping[str, Any]
+    forks: int | None
+    cache: CacheMode
+    export: bool
+    error_strategy: str
+    num_retries: int
+    scheduler: str
+    scheduler_opts: Mapping[str, Any]
+    resources: Resources
+    container: str | None
+    template_opts: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def input_names(self) -> list[str]:
+        """The input column names, in order."""
+        return [s.name for s in self.inputs]
+
+
+def check_strategy(value: object, *, where: str) -> str:
+    """Validate an ``error_strategy`` value.
+
+    Raises:
+        ConfigError: If it is not one of halt, retry, ignore.
+    """
+    if value not in ERROR_STRATEGIES:
+        raise ConfigError(
+            f"{where} is {value!r}", hint=f"error_strategy is one of {', '.join(ERROR_STRATEGIES)}"
+        )
+    return str(value)
+
+
+def check_cache(value: object, *, where: str) -> CacheMode:
+    """Validate a ``cache`` value.
+
+    Raises:
+        ConfigError: If it is not True, False or "content".
+    """
+    if value is True or value is False or value == "content":
+        return value  # type: ignore[return-value]
+    raise ConfigError(f"{where} is {value!r}", hint="cache is true, false or \"content\"")
+
+
+def check_forks(value: object, *, where: str) -> int | None:
+    """Validate a ``forks`` value (a positive int, or None for the scheduler's default).
+
+    Raises:
+        ConfigError: If it is not a positive int.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{where} must be a positive int, got {value!r}")
+    return value
+
+
+def is_callable_data(value: object) -> bool:
+    """True when ``input_data`` is a function of the upstream channels."""
+    return callable(value) and not isinstance(value, type)
+
+
+InputDataFn = Callable[..., Any]
+
+
+def make_spec(cls: type[Proc], config: Any, *, is_end: bool) -> ProcSpec:
+    """Read a Proc subclass's attributes over the run's config into a frozen :class:`ProcSpec`.
+
+    A process attribute that is set wins over the pipeline's (profile's) value; ``scheduler_opts``,
+    ``resources`` and ``envs`` are merged key by key.
+
+    Raises:
+        SpecError: For invalid declarations; ConfigError for invalid settings values.
+    """
+    name = cls.__name__
+
+    def pick(attr: str) -> Any:
+        value = getattr(cls, attr)
+        return getattr(config, attr) if value is None else value
+
+    where = f"{name}."
+    script = load_script(cls, cls.script)
+    inputs = parse_inputs(cls.input, proc=name)
+    outputs = parse_outputs(cls.output, proc=name)
+    overlap = {i.name for i in inputs} & {o.name for o in outputs}
+    if overlap:
+        raise SpecError(f"names used for both an input and an output: {sorted(overlap)}", proc=name)
+    data = cls.input_data
+    if data is not None and not is_callable_data(data):
+        from .channel import Channel
+
+        Channel.create(data)  # validates the shape early, with a clear message
+    lang = cls.lang or "bash"
+    if not isinstance(lang, str) or not lang.strip():
+        raise SpecError(f"lang must be an interpreter command like 'bash' or 'python3', got {lang!r}", proc=name)
+    envs = dict(cls.envs or {})
+    if not isinstance(cls.envs or {}, Mapping):
+        raise SpecError(f"envs must be a dict, got {cls.envs!r}", proc=name)
+    try:
+        resources = Resources.parse({**(config.resources or {}), **(cls.resources or {})}, where=f"{where}resources")
+        scheduler_opts = {**(config.scheduler_opts or {}), **(cls.scheduler_opts or {})}
+        num_retries = pick("num_retries")
+        if isinstance(num_retries, bool) or not isinstance(num_retries, int) or num_retries < 0:
+            raise ConfigError(f"{where}num_retries must be an int >= 0, got {num_retries!r}")
+        export = cls.export if cls.export is not None else is_end
+        return ProcSpec(
+            name=name,
+            desc=cls.description(),
+            cls=cls,
+            requires=tuple(r.__name__ for r in cls.requirements()),
+            inputs=inputs,
+            outputs=outputs,
+            input_data=data,
+            script=script,
+            lang=lang,
+            envs=envs,
+            forks=check_forks(pick("forks"), where=f"{where}forks"),
+            cache=check_cache(pick("cache"), where=f"{where}cache"),
+            export=bool(export),
+            error_strategy=check_strategy(pick("error_strategy"), where=f"{where}error_strategy"),
+            num_retries=num_retries,
+            scheduler=str(pick("scheduler")),
+            scheduler_opts=scheduler_opts,
+            resources=resources,
+            container=pick("container"),
+            template_opts=dict(cls.template_opts or {}),
+        )
+    except ConfigError as exc:
+        if exc.proc is None:
+            exc.proc = name
+        raise
