@@ -14,6 +14,7 @@ Each job lives in ``<workdir>/<pipeline>/<proc>/<index>/``::
 from __future__ import annotations
 
 import shlex
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ from .state import JobState
 if TYPE_CHECKING:
     from .spec import ProcSpec
 
-__all__ = ["Job", "render_wrapper"]
+__all__ = ["Job", "launch_argv", "render_wrapper"]
 
 
 @dataclass(eq=False)
@@ -130,3 +131,16 @@ if [ "$_pw_rc" -eq 0 ]; then
 fi
 exit "$_pw_rc"
 """
+
+
+def launch_argv(job: Job) -> list[str]:
+    """The command a scheduler runs to execute a job, the same for every scheduler.
+
+    A job in a local workdir runs its wrapper with bash. A job in a cloud workdir runs
+    ``python -m pipework.stage run <job dir URL>`` with the driver's interpreter, which fetches the
+    wrapper, stages inputs in, runs it and stages outputs and ``job.rc`` out (cluster nodes must share
+    the driver's Python environment).
+    """
+    if job.dir.startswith(("gs://", "s3://", "az://")):
+        return [sys.executable, "-m", "pipework.stage", "run", job.dir]
+    return ["bash", job.path("job.wrapper")]

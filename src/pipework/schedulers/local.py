@@ -14,7 +14,7 @@ import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..job import Job
+from ..job import Job, launch_argv
 from ..state import JobState
 from .base import Scheduler
 
@@ -74,8 +74,7 @@ class LocalScheduler(Scheduler):
                 return
             try:
                 proc = await asyncio.create_subprocess_exec(
-                    "bash",
-                    job.path("job.wrapper"),
+                    *launch_argv(job),
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=asyncio.subprocess.DEVNULL,
                     stderr=asyncio.subprocess.DEVNULL,
