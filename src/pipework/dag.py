@@ -54,17 +54,27 @@ def _as_list(value: object, what: str) -> list[type[Proc]]:
 
 
 def _all_subclasses(cls: type[Proc]) -> list[type[Proc]]:
-    out, todo = [], list(cls.__subclasses__())
-    while todo:
-        sub = todo.pop()
-        out.append(sub)
-        todo.extend(sub.__subclasses__())
+    """Every live subclass, breadth first, each level in definition order."""
+    out: list[type[Proc]] = []
+    level = list(cls.__subclasses__())
+    while level:
+        out.extend(level)
+        level = [sub for klass in level for sub in klass.__subclasses__()]
     return out
 
 
 def _discover(starts: list[type[Proc]], modules: set[str]) -> list[type[Proc]]:
-    """Processes downstream of the starts, among the Proc subclasses defined in ``modules``."""
-    candidates = [c for c in _all_subclasses(Proc) if c.__module__ in modules]
+    """Processes downstream of the starts, among the Proc subclasses defined in ``modules``.
+
+    When a class was defined again under the same name (a re-run notebook cell, a reloaded module),
+    only the newest definition is a candidate.
+    """
+    newest: dict[tuple[str, str], type[Proc]] = {}
+    for klass in _all_subclasses(Proc):
+        if klass.__module__ in modules:
+            newest.pop((klass.__module__, klass.__qualname__), None)
+            newest[(klass.__module__, klass.__qualname__)] = klass
+    candidates = list(newest.values())
     found = list(dict.fromkeys(starts))
     changed = True
     while changed:

@@ -21,7 +21,7 @@ from .errors import JobFailed, PipeworkError, SpecError, StorageError
 from .job import Job, render_wrapper
 from .spec import ProcSpec, is_callable_data
 from .state import JobState
-from .template import CompiledTemplate
+from .template import CompiledTemplate, Namespace
 
 if TYPE_CHECKING:
     from .run import RunContext
@@ -146,6 +146,8 @@ class ProcRunner:
             "envs": spec.envs,
             "workdir": self.dir,
         }
+        proc_namespace = Namespace(proc_ctx)
+        envs = Namespace(spec.envs)
         jobs = []
         for index, row in enumerate(channel.rows):
             inputs = {s.name: _normalise_input(s.type, v) for s, v in zip(spec.inputs, row)}
@@ -166,13 +168,18 @@ class ProcRunner:
                 "stderr": job.path("job.stderr"),
                 "script": job.path("job.script"),
             }
-            ctx: dict[str, Any] = {"in": inputs, "job": job_ctx, "proc": proc_ctx, "envs": spec.envs}
+            ctx: dict[str, Any] = {
+                "in": Namespace(inputs),
+                "job": Namespace(job_ctx),
+                "proc": proc_namespace,
+                "envs": envs,
+            }
             for out in spec.outputs:
                 value = self._outputs[out.name].render(ctx, job=index).strip()
                 if out.type != "var" and not (value.startswith("/") or paths.is_cloud(value)):
                     value = paths.join(job.output_dir, value)
                 job.outputs[out.name] = value
-            ctx["out"] = job.outputs
+            ctx["out"] = Namespace(job.outputs)
             job.script = self._script.render(ctx, job=index)
             jobs.append(job)
         self.jobs = jobs

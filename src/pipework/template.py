@@ -19,7 +19,47 @@ from typing import Any
 
 from .errors import TemplateError
 
-__all__ = ["FILTERS", "CompiledTemplate", "TemplateEngine"]
+__all__ = ["FILTERS", "CompiledTemplate", "Namespace", "TemplateEngine"]
+
+
+class Namespace:
+    """A read-only view of a dict whose keys are its attributes, for ``in``, ``out``, ``job``...
+
+    Unlike a dict, it has no methods that could shadow a key: ``{{out.copy}}`` or ``{{in.items}}``
+    are the values named ``copy`` and ``items``.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "_data", data)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._data[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, name: str) -> Any:
+        return self._data[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._data
+
+    def __iter__(self) -> Any:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return repr(dict(self._data))
+
+    def __str__(self) -> str:
+        return str(dict(self._data))
+
+
+Mapping.register(Namespace)
 
 
 def _path_str(value: Any) -> str:
@@ -70,7 +110,7 @@ def _readlines(value: Any) -> list[str]:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, default=_path_str)
+    return json.dumps(value, default=lambda v: dict(v._data) if isinstance(v, Namespace) else _path_str(v))
 
 
 def _glob_filter(value: Any, *patterns: str) -> list[str]:

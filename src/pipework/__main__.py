@@ -1,0 +1,5 @@
+"""``python -m pipework``: the same as the ``pipework`` command."""
+
+from .cli import main
+
+main()
