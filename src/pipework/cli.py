@@ -117,8 +117,8 @@ def _remember(pipeline: Pipeline, source: str, overrides: dict[str, Any]) -> Non
     try:
         os.makedirs(workdir, exist_ok=True)
         paths.atomic_write_text(os.path.join(workdir, LAST_RUN), json.dumps(record))
-    except PipeworkError:
-        pass
+    except (PipeworkError, OSError):
+        pass  # only a convenience for `pipework why`; the run's own error is what matters
 
 
 # -- loading a pipeline from a file ----------------------------------------------------------------

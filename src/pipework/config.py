@@ -300,12 +300,20 @@ def coerce(value: Any, hint: Any, *, where: str) -> Any:
     raise ConfigError(f"{where} must be {_type_name(hint)}, got {value!r}")
 
 
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
 def _type_name(hint: Any) -> str:
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in typing.get_args(hint))
-    if hint is type(None):
-        return "none"
-    return getattr(hint, "__name__", str(hint))
+        args = typing.get_args(hint)
+        named = " or ".join(_type_name(a) for a in args if a is not type(None))
+        return named + (" (or unset)" if type(None) in args else "")
+    origin = typing.get_origin(hint) or hint
+    if origin in (list, tuple):
+        return "a list"
+    if origin in (dict, Mapping):
+        return "a table"
+    return _TYPE_NAMES.get(hint, getattr(hint, "__name__", str(hint)))
 
 
 def build_settings(cls: type[Any], opts: Mapping[str, Any] | None, *, owner: str) -> Any:

@@ -97,11 +97,16 @@ class RunLock:
             paths.write_text(self.path, json.dumps(me))
             self.held = True
             return
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create {os.path.dirname(self.path)!r}: {exc.strerror}") from exc
         for _ in range(2):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
+            except OSError as exc:
+                if not isinstance(exc, FileExistsError):
+                    raise StorageError(f"cannot write {self.path!r}: {exc.strerror}") from exc
                 try:
                     text = paths.read_text(self.path)
                 except StorageError:
