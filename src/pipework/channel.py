@@ -79,8 +79,7 @@ class Channel:
             width = len(items[0])
             if any(len(x) != width for x in items):
                 raise SpecError(
-                    "input_data rows have different lengths: "
-                    f"{sorted({len(x) for x in items})}",
+                    f"input_data rows have different lengths: {sorted({len(x) for x in items})}",
                     hint="give every row the same number of values",
                 )
             return cls([str(i) for i in range(width)], items)
@@ -95,13 +94,13 @@ class Channel:
         """
         names = list(columns)
         values = [list(columns[n]) if not isinstance(columns[n], str) else [columns[n]] for n in names]
-        lengths = {n: len(v) for n, v in zip(names, values)}
+        lengths = {n: len(v) for n, v in zip(names, values, strict=True)}
         if len(set(lengths.values())) > 1:
             raise SpecError(
                 f"input_data columns have unequal lengths: {lengths}",
                 hint="give every column the same number of values (one per job)",
             )
-        return cls(names, list(zip(*values)) if values else [])
+        return cls(names, list(zip(*values, strict=True)) if values else [])
 
     @classmethod
     def from_pandas(cls, df: Any) -> Channel:
@@ -126,7 +125,11 @@ class Channel:
 
     @classmethod
     def from_pairs(
-        cls, pattern: str, *, columns: tuple[str, str] = ("read1", "read2"), marks: tuple[str, str] = ("1", "2")
+        cls,
+        pattern: str,
+        *,
+        columns: tuple[str, str] = ("read1", "read2"),
+        marks: tuple[str, str] = ("1", "2"),
     ) -> Channel:
         """Pair files that differ only in one mark (``x_R1.fq``/``x_R2.fq``): one row per pair.
 
@@ -205,7 +208,7 @@ class Channel:
 
     def records(self) -> list[dict[str, Any]]:
         """The rows as dicts keyed by column name."""
-        return [dict(zip(self._columns, row)) for row in self._rows]
+        return [dict(zip(self._columns, row, strict=True)) for row in self._rows]
 
     def to_pandas(self) -> Any:
         """Return a pandas DataFrame of the channel (needs pandas)."""
@@ -285,9 +288,11 @@ class Channel:
         files = [str(r[idx]) for r in self._rows]
         if not files:
             return Channel(self._columns, [])
-        parent = os.path.commonpath([os.path.dirname(f) or "." for f in files]) if not any(
-            "://" in f for f in files
-        ) else _common_url_parent(files)
+        parent = (
+            os.path.commonpath([os.path.dirname(f) or "." for f in files])
+            if not any("://" in f for f in files)
+            else _common_url_parent(files)
+        )
         first = self._rows[0]
         return Channel(self._columns, [(*first[:idx], parent, *first[idx + 1 :])])
 

@@ -152,15 +152,22 @@ def load_pipeline(target: str) -> type[Pipeline]:
     found = {
         k: v
         for k, v in vars(module).items()
-        if isinstance(v, type) and issubclass(v, Pipeline) and v is not Pipeline and v.__module__ == module_name
+        if isinstance(v, type)
+        and issubclass(v, Pipeline)
+        and v is not Pipeline
+        and v.__module__ == module_name
     }
     if name:
         if name not in found:
-            raise ConfigError(f"{file!r} has no Pipeline subclass {name!r}", hint=f"found: {', '.join(found) or 'none'}")
+            raise ConfigError(
+                f"{file!r} has no Pipeline subclass {name!r}",
+                hint=f"found: {', '.join(found) or 'none'}",
+            )
         return found[name]
     if len(found) != 1:
         raise ConfigError(
-            f"{file!r} defines {len(found)} pipelines", hint=f"name one: {file}:{'|'.join(found) or 'Class'}"
+            f"{file!r} defines {len(found)} pipelines",
+            hint=f"name one: {file}:{'|'.join(found) or 'Class'}",
         )
     return next(iter(found.values()))
 
@@ -195,7 +202,11 @@ def cli(debug: bool) -> None:
 
 
 @cli.command(
-    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+    context_settings={
+        "ignore_unknown_options": True,
+        "allow_extra_args": True,
+        "help_option_names": [],
+    }
 )
 @click.argument("target")
 @click.pass_context
@@ -234,7 +245,12 @@ def why(proc: str, index: int | None, target: str | None, workdir: str, profile:
 
 @cli.command()
 @click.argument("target")
-@click.option("--svg", "svg", type=click.Path(dir_okay=False), help="Also write an SVG (needs graphviz's dot).")
+@click.option(
+    "--svg",
+    "svg",
+    type=click.Path(dir_okay=False),
+    help="Also write an SVG (needs graphviz's dot).",
+)
 def graph(target: str, svg: str | None) -> None:
     """Print the DAG of the pipeline in TARGET as Mermaid text."""
     cls = load_pipeline(target)
@@ -252,9 +268,12 @@ def graph(target: str, svg: str | None) -> None:
         dot = shutil.which("dot")
         if dot is None:
             raise ConfigError("--svg needs graphviz's `dot` on PATH", hint="apt-get install graphviz")
-        src = "digraph pipeline {\n" + "".join(
-            f'  "{r}" -> "{n}";\n' for n, reqs in dag.requires.items() for r in reqs
-        ) + "".join(f'  "{p.__name__}";\n' for p in dag.order) + "}\n"
+        src = (
+            "digraph pipeline {\n"
+            + "".join(f'  "{r}" -> "{n}";\n' for n, reqs in dag.requires.items() for r in reqs)
+            + "".join(f'  "{p.__name__}";\n' for p in dag.order)
+            + "}\n"
+        )
         subprocess.run([dot, "-Tsvg", "-o", svg], input=src, text=True, check=True)
         click.echo(f"wrote {svg}", err=True)
 
@@ -311,7 +330,7 @@ def profile_show(name: str) -> None:
     from .config import RunConfig, resolve
 
     config, sources = resolve(attrs={}, profile=name)
-    for key in RunConfig.keys():
+    for key in RunConfig.field_names():
         value = getattr(config, key)
         click.echo(f"{key} = {json.dumps(value)}" + (f"    # {sources[key]}" if key in sources else ""))
 

@@ -39,7 +39,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["CONFIG_FILENAME", "RunConfig", "build_settings", "config_files", "load_profiles", "resolve"]
+__all__ = [
+    "CONFIG_FILENAME",
+    "RunConfig",
+    "build_settings",
+    "config_files",
+    "load_profiles",
+    "resolve",
+]
 
 CONFIG_FILENAME = ".pipework.toml"
 ENV_PREFIX = "PIPEWORK_"
@@ -90,7 +97,7 @@ class RunConfig:
         Resources.parse(self.resources)
 
     @classmethod
-    def keys(cls) -> list[str]:
+    def field_names(cls) -> list[str]:
         """The names of all configuration keys."""
         return [f.name for f in dataclasses.fields(cls)]
 
@@ -183,12 +190,15 @@ def resolve(
             raise ConfigError(
                 f"no profile named {profile!r} in {', '.join(map(str, files)) or 'any config file'}",
                 hint=(f"did you mean {close[0]!r}? " if close else "")
-                + (f"profiles: {', '.join(names)}" if names else f"add [profiles.{profile}] to "
-                   f"./{CONFIG_FILENAME}"),
+                + (
+                    f"profiles: {', '.join(names)}"
+                    if names
+                    else f"add [profiles.{profile}] to ./{CONFIG_FILENAME}"
+                ),
             )
         for path, table in profiles[profile]:
             apply(table, f"{path} [profiles.{profile}]")
-    for key in RunConfig.keys():
+    for key in RunConfig.field_names():
         name = ENV_PREFIX + key.upper()
         if name in env:
             values[key] = _convert(key, _parse_env(key, env[name], name), name)
@@ -197,9 +207,9 @@ def resolve(
     try:
         return RunConfig(**values), sources
     except ConfigError as exc:
-        key = next((k for k in values if exc.message.startswith(k)), None)
-        if key and key in sources:
-            exc.message = f"{exc.message} (from {sources[key]})"
+        bad = next((k for k in values if exc.message.startswith(k)), None)
+        if bad and bad in sources:
+            exc.message = f"{exc.message} (from {sources[bad]})"
         raise
 
 
@@ -262,7 +272,16 @@ def coerce(value: Any, hint: Any, *, where: str) -> Any:
     if hint is bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
+        if isinstance(value, str) and value.lower() in (
+            "true",
+            "yes",
+            "1",
+            "on",
+            "false",
+            "no",
+            "0",
+            "off",
+        ):
             return value.lower() in ("true", "yes", "1", "on")
         raise ConfigError(f"{where} must be true or false, got {value!r}")
     if hint is int:
@@ -295,7 +314,7 @@ def coerce(value: Any, hint: Any, *, where: str) -> Any:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where} must be a table/dict, got {value!r}")
         return dict(value)
-    if value.__class__ is hint or isinstance(hint, type) and isinstance(value, hint):
+    if value.__class__ is hint or (isinstance(hint, type) and isinstance(value, hint)):
         return value
     raise ConfigError(f"{where} must be {_type_name(hint)}, got {value!r}")
 

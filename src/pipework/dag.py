@@ -154,8 +154,7 @@ def build(
     for start in start_list:
         if start.requirements():
             raise DagError(
-                f"start process {start.__name__!r} requires "
-                f"{[r.__name__ for r in start.requirements()]}",
+                f"start process {start.__name__!r} requires {[r.__name__ for r in start.requirements()]}",
                 hint="a start process takes its input from input_data; start from its requirements",
             )
 

@@ -20,8 +20,8 @@ from . import paths
 from .config import RunConfig, resolve
 from .errors import ConfigError, JobFailed, PipelineFailed, PipeworkError, StorageError
 from .plugins import PluginManager
-from .progress import Progress, make_progress
 from .proc import Proc
+from .progress import Progress, make_progress
 from .run import RunContext, RunLock, RunResult
 from .runner import ProcResult, ProcRunner
 from .spec import ProcSpec, make_spec
@@ -75,7 +75,7 @@ class Pipeline:
     store: ClassVar[str | None] = None
 
     def __init__(self, *, quiet: bool = False, progress: Progress | None = None, **overrides: Any) -> None:
-        allowed = set(RunConfig.keys()) | {"profile", "name"}
+        allowed = set(RunConfig.field_names()) | {"profile", "name"}
         unknown = set(overrides) - allowed
         if unknown:
             raise ConfigError(
@@ -98,7 +98,7 @@ class Pipeline:
             ConfigError: For an invalid value, naming its key and source.
         """
         cls = type(self)
-        attrs = {key: getattr(cls, key, None) for key in RunConfig.keys()}
+        attrs = {key: getattr(cls, key, None) for key in RunConfig.field_names()}
         self.config, self.sources = resolve(attrs=attrs, profile=self._profile, overrides=self._overrides)
         return self.config
 
@@ -145,7 +145,11 @@ class Pipeline:
             warn=progress.warn,
         )
         run = RunContext(
-            name=self.pipeline_name, config=config, outdir=self.outdir_path, progress=progress, plugins=plugins
+            name=self.pipeline_name,
+            config=config,
+            outdir=self.outdir_path,
+            progress=progress,
+            plugins=plugins,
         )
         for spec in specs.values():
             run.check_scheduler(spec)
@@ -233,8 +237,8 @@ class Pipeline:
             failures = [exc]
             raise PipelineFailed(_report(self.pipeline_name, failures), failures=failures) from None
         finally:
-            for sig in handled:
-                loop.remove_signal_handler(sig)
+            for signum in handled:
+                loop.remove_signal_handler(signum)
             for task in tasks.values():
                 task.cancel()
             await asyncio.gather(*tasks.values(), return_exceptions=True)

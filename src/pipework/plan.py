@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .channel import Channel
 from .errors import PipeworkError
-from .progress import QuietProgress
 from .plugins import PluginManager
+from .progress import QuietProgress
 from .run import RunContext
 from .runner import ProcRunner, check_cache, input_channel
 from .state import JobState
@@ -67,7 +68,7 @@ def make_plan(pipeline: Pipeline) -> list[ProcPlan]:
         plugins=PluginManager(disabled=["*"], warn=progress.warn),
     )
     plans: dict[str, ProcPlan] = {}
-    channels = {}
+    channels: dict[str, Channel] = {}
     for name, spec in specs.items():
         run.check_scheduler(spec)
         plan = plans[name] = ProcPlan(name)
@@ -80,7 +81,7 @@ def make_plan(pipeline: Pipeline) -> list[ProcPlan]:
         try:
             channel = input_channel(spec, [channels[r] for r in spec.requires])
             jobs = runner.make_jobs(channel)
-        except PipeworkError as exc:
+        except PipeworkError:
             if any(u.to_run for u in upstream):
                 plan.note = f"jobs known once {', '.join(u.name for u in upstream if u.to_run)} ran"
                 continue
@@ -99,10 +100,8 @@ def make_plan(pipeline: Pipeline) -> list[ProcPlan]:
     return list(plans.values())
 
 
-def runner_channel(runner: ProcRunner):  # type: ignore[no-untyped-def]
+def runner_channel(runner: ProcRunner) -> Channel:
     """The output channel the runner's jobs would produce."""
-    from .channel import Channel
-
     outs = [o.name for o in runner.spec.outputs]
     return Channel(outs, [[j.outputs[o] for o in outs] for j in runner.jobs])
 

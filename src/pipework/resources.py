@@ -54,7 +54,8 @@ def parse_time(value: int | str, *, where: str = "resources.time") -> int:
     """Parse a duration into seconds.
 
     Args:
-        value: An int (seconds), ``"90"``, ``"HH:MM:SS"``, ``"D-HH:MM:SS"`` or units like ``"1h30m"``, ``"2d"``.
+        value: An int (seconds), ``"90"``, ``"HH:MM:SS"``, ``"D-HH:MM:SS"`` or units like ``"1h30m"``,
+            ``"2d"``.
         where: The name of the setting, for the error message.
 
     Returns:
@@ -86,8 +87,7 @@ def parse_time(value: int | str, *, where: str = "resources.time") -> int:
             r"((\d+(?:\.\d+)?)[smhd])+", text.replace(" ", ""), re.IGNORECASE
         ):
             seconds = sum(
-                float(n) * _TIME_UNITS[u.lower()]
-                for n, u in _TIME_PART_RE.findall(text.replace(" ", ""))
+                float(n) * _TIME_UNITS[u.lower()] for n, u in _TIME_PART_RE.findall(text.replace(" ", ""))
             )
         else:
             raise bad
@@ -124,9 +124,7 @@ class Resources:
         if isinstance(value, Resources):
             return value
         if not isinstance(value, Mapping):
-            raise ConfigError(
-                f"{where} must be a mapping like {{'cpus': 2, 'mem': '4G'}}, got {value!r}"
-            )
+            raise ConfigError(f"{where} must be a mapping like {{'cpus': 2, 'mem': '4G'}}, got {value!r}")
         unknown = set(value) - {"cpus", "mem", "time", "gpus"}
         if unknown:
             raise ConfigError(

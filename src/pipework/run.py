@@ -193,7 +193,9 @@ class RunContext:
         unknown = set(opts) - {"engine", "filters"}
         if unknown:
             raise ConfigError(
-                f"unknown template_opts {sorted(unknown)}", proc=spec.name, hint="use engine, filters"
+                f"unknown template_opts {sorted(unknown)}",
+                proc=spec.name,
+                hint="use engine, filters",
             )
         engine = str(opts.get("engine", "jinja2"))
         filters: Mapping[str, Any] = opts.get("filters") or {}

@@ -150,7 +150,7 @@ class ProcRunner:
         envs = Namespace(spec.envs)
         jobs = []
         for index, row in enumerate(channel.rows):
-            inputs = {s.name: _normalise_input(s.type, v) for s, v in zip(spec.inputs, row)}
+            inputs = {s.name: _normalise_input(s.type, v) for s, v in zip(spec.inputs, row, strict=False)}
             jobdir = paths.join(self.dir, str(index))
             job = Job(
                 spec=spec,
@@ -236,7 +236,10 @@ class ProcRunner:
             await asyncio.to_thread(_export, [(j.outputs[o], d) for d, (j, o) in targets.items() if j in ok])
         result = ProcResult(
             name=spec.name,
-            channel=Channel([o.name for o in spec.outputs], [[j.outputs[o.name] for o in spec.outputs] for j in ok]),
+            channel=Channel(
+                [o.name for o in spec.outputs],
+                [[j.outputs[o.name] for o in spec.outputs] for j in ok],
+            ),
             jobs=jobs,
             seconds=time.monotonic() - started,
             failures=failures,
@@ -278,7 +281,9 @@ class ProcRunner:
             retry: list[Job] = []
             for job, failure in outcomes:
                 self._show(job, job.state)
-                await run.hook("on_job_done", proc=spec.name, index=job.index, state=job.state.value, rc=job.rc)
+                await run.hook(
+                    "on_job_done", proc=spec.name, index=job.index, state=job.state.value, rc=job.rc
+                )
                 if failure is None:
                     remaining -= 1
                     continue

@@ -110,7 +110,9 @@ def parse_inputs(value: str | Sequence[str] | None, *, proc: str) -> tuple[Input
         _check_name(name, "input", proc)
         if typ not in INPUT_TYPES:
             raise SpecError(
-                f"input {name!r} has unknown type {typ!r}", proc=proc, hint=_suggest(typ, INPUT_TYPES)
+                f"input {name!r} has unknown type {typ!r}",
+                proc=proc,
+                hint=_suggest(typ, INPUT_TYPES),
             )
         if any(s.name == name for s in specs):
             raise SpecError(f"input name {name!r} is used twice", proc=proc)
@@ -262,8 +264,8 @@ def check_cache(value: object, *, where: str) -> CacheMode:
         ConfigError: If it is not True, False or "content".
     """
     if value is True or value is False or value == "content":
-        return value  # type: ignore[return-value]
-    raise ConfigError(f"{where} is {value!r}", hint="cache is true, false or \"content\"")
+        return value
+    raise ConfigError(f"{where} is {value!r}", hint='cache is true, false or "content"')
 
 
 def check_forks(value: object, *, where: str) -> int | None:
@@ -316,12 +318,16 @@ def make_spec(cls: type[Proc], config: Any, *, is_end: bool) -> ProcSpec:
         Channel.create(data)  # validates the shape early, with a clear message
     lang = cls.lang or "bash"
     if not isinstance(lang, str) or not lang.strip():
-        raise SpecError(f"lang must be an interpreter command like 'bash' or 'python3', got {lang!r}", proc=name)
+        raise SpecError(
+            f"lang must be an interpreter command like 'bash' or 'python3', got {lang!r}", proc=name
+        )
     envs = dict(cls.envs or {})
     if not isinstance(cls.envs or {}, Mapping):
         raise SpecError(f"envs must be a dict, got {cls.envs!r}", proc=name)
     try:
-        resources = Resources.parse({**(config.resources or {}), **(cls.resources or {})}, where=f"{where}resources")
+        resources = Resources.parse(
+            {**(config.resources or {}), **(cls.resources or {})}, where=f"{where}resources"
+        )
         scheduler_opts = {**(config.scheduler_opts or {}), **(cls.scheduler_opts or {})}
         num_retries = pick("num_retries")
         if isinstance(num_retries, bool) or not isinstance(num_retries, int) or num_retries < 0:

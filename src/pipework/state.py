@@ -10,7 +10,8 @@ __all__ = ["JobState"]
 class JobState(str, enum.Enum):
     """The state of one job.
 
-    ``QUEUED`` and ``RUNNING`` are active; ``DONE``, ``FAILED``, ``KILLED``, ``LOST`` and ``CACHED`` are final.
+    ``QUEUED`` and ``RUNNING`` are active; ``DONE``, ``FAILED``, ``KILLED``, ``LOST`` and ``CACHED``
+    are final.
     ``LOST`` means the scheduler no longer knows the job and it left no ``job.rc``.
     """
 

@@ -207,7 +207,8 @@ class TemplateEngine:
     def __init__(self, engine: str = "jinja2", filters: Mapping[str, Callable[..., Any]] | None = None):
         if engine not in ("jinja2", "liquid"):
             raise TemplateError(
-                f"unknown template engine {engine!r}", hint="template_opts engine is 'jinja2' or 'liquid'"
+                f"unknown template engine {engine!r}",
+                hint="template_opts engine is 'jinja2' or 'liquid'",
             )
         self.engine = engine
         self.filters = {**FILTERS, **(filters or {})}
@@ -260,9 +261,5 @@ class TemplateEngine:
         try:
             tpl = Liquid(source, from_file=False, mode="wild", filters=dict(self.filters))
         except Exception as exc:
-            raise TemplateError(
-                f"the {what} template has a syntax error: {exc}", proc=proc
-            ) from exc
-        return CompiledTemplate(
-            lambda ctx: str(tpl.render(**ctx)), source=source, proc=proc, what=what
-        )
+            raise TemplateError(f"the {what} template has a syntax error: {exc}", proc=proc) from exc
+        return CompiledTemplate(lambda ctx: str(tpl.render(**ctx)), source=source, proc=proc, what=what)

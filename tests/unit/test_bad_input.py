@@ -37,9 +37,18 @@ def _proc(**attrs):
 
 CASES = {
     "cyclic requires": (_cycle, "has a cycle"),
-    "unknown input type": (lambda: _proc(input="x:fiel", input_data=[1]), "[Bad] input 'x' has unknown type 'fiel'"),
-    "unknown output type": (lambda: _proc(output="x:flie:a"), "[Bad] output 'x' has unknown type 'flie'"),
-    "output name used twice": (lambda: _proc(output=["o:a", "o:b"]), "[Bad] output name 'o' is used twice"),
+    "unknown input type": (
+        lambda: _proc(input="x:fiel", input_data=[1]),
+        "[Bad] input 'x' has unknown type 'fiel'",
+    ),
+    "unknown output type": (
+        lambda: _proc(output="x:flie:a"),
+        "[Bad] output 'x' has unknown type 'flie'",
+    ),
+    "output name used twice": (
+        lambda: _proc(output=["o:a", "o:b"]),
+        "[Bad] output name 'o' is used twice",
+    ),
     "unequal columns": (
         lambda: _proc(input="a, b", input_data={"a": [1, 2], "b": [1]}),
         "input_data columns have unequal lengths: {'a': 2, 'b': 1}",
@@ -54,10 +63,19 @@ CASES = {
         lambda: _proc(input="x", input_data=[1], script="echo {{in.y}}"),
         "[Bad job 0] the script template uses an undefined variable 'in.y' -- in has: x",
     ),
-    "unknown scheduler": (lambda: _proc(scheduler="slrum"), "unknown scheduler 'slrum' -- did you mean 'slurm'?"),
+    "unknown scheduler": (
+        lambda: _proc(scheduler="slrum"),
+        "unknown scheduler 'slrum' -- did you mean 'slurm'?",
+    ),
     "bad profile": (lambda: (_proc()[0], {"profile": "hcp"}), "no profile named 'hcp'"),
-    "wrong config type": (lambda: (_proc()[0], {"forks": "x"}), "forks (from pipeline class) must be an integer (or unset), got 'x'"),
-    "workdir not writable": (lambda: (_proc()[0], {"workdir": "./afile/wd"}), "workdir './afile/wd' is not writable"),
+    "wrong config type": (
+        lambda: (_proc()[0], {"forks": "x"}),
+        "forks (from pipeline class) must be an integer (or unset), got 'x'",
+    ),
+    "workdir not writable": (
+        lambda: (_proc()[0], {"workdir": "./afile/wd"}),
+        "workdir './afile/wd' is not writable",
+    ),
 }
 
 
@@ -69,7 +87,11 @@ def test_bad_input_gives_one_clear_error(case: str, isolated: Path, capsys):
     keep = write("out/Bad/keep.txt", "finished output")
     make, expected = CASES[case]
     start, overrides = make()
-    pipe = type("Pipe", (Pipeline,), {"starts": start, "outdir": "./out", "__module__": start.__module__, **overrides})
+    pipe = type(
+        "Pipe",
+        (Pipeline,),
+        {"starts": start, "outdir": "./out", "__module__": start.__module__, **overrides},
+    )
     code = run_pipeline_main(pipe, ["-q"])
     err = capsys.readouterr().err
     assert code == 1

@@ -37,7 +37,11 @@ def test_rerun_is_fully_cached(isolated: Path):
     first, _, _ = _chain(src)
     pipe = make_pipeline(first)
     assert run(pipe).counts == {"First": {"done": 1}, "Middle": {"done": 1}, "Last": {"done": 1}}
-    assert run(pipe).counts == {"First": {"cached": 1}, "Middle": {"cached": 1}, "Last": {"cached": 1}}
+    assert run(pipe).counts == {
+        "First": {"cached": 1},
+        "Middle": {"cached": 1},
+        "Last": {"cached": 1},
+    }
 
 
 def test_editing_a_script_reruns_that_process_and_downstream_only(isolated: Path):
@@ -142,5 +146,7 @@ if __name__ == "__main__":
     lines = why.stdout.strip().splitlines()
     assert lines[0] == "Copy job 0: cached"
     assert lines[1].startswith("Copy job 1: input 'f' file") and lines[1].endswith("changed (size/mtime)")
-    one = subprocess.run([sys.executable, "-m", "pipework", "why", "Copy", "0"], capture_output=True, text=True)
+    one = subprocess.run(
+        [sys.executable, "-m", "pipework", "why", "Copy", "0"], capture_output=True, text=True
+    )
     assert one.stdout.strip() == "Copy job 0: cached"

@@ -54,7 +54,10 @@ def test_from_pairs(tmp_path: Path):
     for name in ("s1_R1.fq", "s1_R2.fq", "s2_R1.fq", "s2_R2.fq"):
         (tmp_path / name).write_text("")
     ch = Channel.from_pairs(str(tmp_path / "*.fq"))
-    assert [(Path(a).name, Path(b).name) for a, b in ch.rows] == [("s1_R1.fq", "s1_R2.fq"), ("s2_R1.fq", "s2_R2.fq")]
+    assert [(Path(a).name, Path(b).name) for a, b in ch.rows] == [
+        ("s1_R1.fq", "s1_R2.fq"),
+        ("s2_R1.fq", "s2_R2.fq"),
+    ]
     (tmp_path / "s3_R1.fq").write_text("")
     with pytest.raises(SpecError, match="has no pair"):
         Channel.from_pairs(str(tmp_path / "*.fq"))
@@ -65,7 +68,7 @@ def test_expand_and_collapse(tmp_path: Path):
     d.mkdir()
     for name in ("x.txt", "y.txt"):
         (d / name).write_text("")
-    expanded = Channel([ "dir", "tag"], [(str(d), "t")]).expand_dir("dir")
+    expanded = Channel(["dir", "tag"], [(str(d), "t")]).expand_dir("dir")
     assert [Path(f).name for f in expanded.column("dir")] == ["x.txt", "y.txt"]
     assert expanded.column("tag") == ["t", "t"]
     assert expanded.collapse_files("dir").rows == ((str(d), "t"),)

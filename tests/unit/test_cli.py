@@ -43,7 +43,12 @@ def test_run_graph_clean(isolated: Path):
     res = runner.invoke(cli, ["run", "pipeline.py:Greet", "--dry-run"])
     assert "Hello  2 jobs: 2 cached, 0 to run" in res.output
     res = runner.invoke(cli, ["graph", "pipeline.py"])
-    assert res.output.splitlines() == ["flowchart TD", "    Hello([Hello])", "    Join[Join]", "    Hello --> Join"]
+    assert res.output.splitlines() == [
+        "flowchart TD",
+        "    Hello([Hello])",
+        "    Join[Join]",
+        "    Hello --> Join",
+    ]
     res = runner.invoke(cli, ["clean", "pipeline.py", "--yes", "--outputs"])
     assert res.exit_code == 0
     assert not Path(".pipework/Greet").exists() and not Path("greet-out").exists()
@@ -53,7 +58,10 @@ def test_run_errors_are_one_line(isolated: Path):
     res = CliRunner().invoke(cli, ["run", "nope.py"])
     assert res.exit_code == 1
     assert "pipework: error: no pipeline file 'nope.py'" in res.output
-    write("two.py", "from pipework import Pipeline\nclass A(Pipeline): pass\nclass B(Pipeline): pass\n")
+    write(
+        "two.py",
+        "from pipework import Pipeline\nclass A(Pipeline): pass\nclass B(Pipeline): pass\n",
+    )
     res = CliRunner().invoke(cli, ["run", "two.py"])
     assert "defines 2 pipelines -- name one: two.py:A|B" in res.output
 

@@ -35,12 +35,14 @@ def test_precedence_default_class_profile_env_argument(tmp_path: Path):
     assert src["forks"].endswith("home.toml [profiles.hpc]")
     cfg, src = resolve(attrs={}, profile="hpc", files=files, env={"PIPEWORK_FORKS": "3"})
     assert cfg.forks == 3 and src["forks"] == "PIPEWORK_FORKS"
-    cfg, _ = resolve(attrs={}, profile="hpc", overrides={"forks": 1}, files=files, env={"PIPEWORK_FORKS": "3"})
+    cfg, _ = resolve(
+        attrs={}, profile="hpc", overrides={"forks": 1}, files=files, env={"PIPEWORK_FORKS": "3"}
+    )
     assert cfg.forks == 1
 
 
 def test_profile_from_env_and_typed_env_values(tmp_path: Path):
-    files = _files(tmp_path, local='[profiles.fast]\ncache = false\n')
+    files = _files(tmp_path, local="[profiles.fast]\ncache = false\n")
     env = {
         "PIPEWORK_PROFILE": "fast",
         "PIPEWORK_SCHEDULER_OPTS": '{"max_jobs": 2}',
@@ -53,20 +55,22 @@ def test_profile_from_env_and_typed_env_values(tmp_path: Path):
 
 def test_wrong_type_names_key_source_and_type(tmp_path: Path):
     files = _files(tmp_path, local='[default]\nforks = "many"\n')
-    with pytest.raises(ConfigError, match=r"forks \(from .*local.toml \[default\]\) must be .*integer.* got 'many'"):
+    with pytest.raises(
+        ConfigError, match=r"forks \(from .*local.toml \[default\]\) must be .*integer.* got 'many'"
+    ):
         resolve(attrs={}, files=files, env={})
     with pytest.raises(ConfigError, match=r"forks \(from PIPEWORK_FORKS\) must be"):
         resolve(attrs={}, files=[], env={"PIPEWORK_FORKS": "[1]"})
 
 
 def test_unknown_key_suggests_the_nearest(tmp_path: Path):
-    files = _files(tmp_path, local='[default]\nfork = 2\n')
+    files = _files(tmp_path, local="[default]\nfork = 2\n")
     with pytest.raises(ConfigError, match="unknown setting 'fork' .* did you mean 'forks'"):
         resolve(attrs={}, files=files, env={})
 
 
 def test_bad_profile_name_lists_profiles(tmp_path: Path):
-    files = _files(tmp_path, local='[profiles.hpc]\nforks = 2\n[profiles.cloud]\nforks = 3\n')
+    files = _files(tmp_path, local="[profiles.hpc]\nforks = 2\n[profiles.cloud]\nforks = 3\n")
     with pytest.raises(ConfigError, match="no profile named 'hcp'.*did you mean 'hpc'.*profiles: cloud, hpc"):
         resolve(attrs={}, profile="hcp", files=files, env={})
 
@@ -82,7 +86,9 @@ def test_invalid_values(tmp_path: Path):
 
 def test_build_settings_converts_and_rejects():
     assert build_settings(LocalSettings, {"max_jobs": "4"}, owner="local scheduler").max_jobs == 4
-    with pytest.raises(ConfigError, match="unknown local scheduler option 'max_job' -- did you mean 'max_jobs'"):
+    with pytest.raises(
+        ConfigError, match="unknown local scheduler option 'max_job' -- did you mean 'max_jobs'"
+    ):
         build_settings(LocalSettings, {"max_job": 4}, owner="local scheduler")
     with pytest.raises(ConfigError, match="local scheduler option kill_grace must be a number"):
         build_settings(LocalSettings, {"kill_grace": "soon"}, owner="local scheduler")
@@ -90,4 +96,9 @@ def test_build_settings_converts_and_rejects():
 
 def test_defaults():
     cfg = RunConfig()
-    assert (cfg.scheduler, cfg.cache, cfg.error_strategy, cfg.forks) == ("local", True, "halt", None)
+    assert (cfg.scheduler, cfg.cache, cfg.error_strategy, cfg.forks) == (
+        "local",
+        True,
+        "halt",
+        None,
+    )

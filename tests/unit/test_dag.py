@@ -75,7 +75,9 @@ def test_unknown_attribute_suggests():
         inputs = "x"
         script = "true"
 
-    with pytest.raises(DagError, match=r"'Typo' sets unknown attribute\(s\) \['inputs'\] -- did you mean 'input'"):
+    with pytest.raises(
+        DagError, match=r"'Typo' sets unknown attribute\(s\) \['inputs'\] -- did you mean 'input'"
+    ):
         build(Typo)
 
 

@@ -154,7 +154,10 @@ def test_stale_lock_of_a_dead_driver_is_taken_over(isolated: Path):
     write("pipeline.py", PIPELINE.replace("sleep 30", "true"))
     dead = subprocess.Popen(["true"])
     dead.wait()
-    write("wd/P/.pipework.lock", json.dumps({"pid": dead.pid, "host": socket.gethostname(), "since": 0}))
+    write(
+        "wd/P/.pipework.lock",
+        json.dumps({"pid": dead.pid, "host": socket.gethostname(), "since": 0}),
+    )
     res = subprocess.run([sys.executable, "pipeline.py", "-q"], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert os.path.exists("wd/P/Long/1/job.rc")

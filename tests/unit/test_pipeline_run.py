@@ -28,7 +28,7 @@ def test_fan_out_fan_in_and_job_layout(isolated: Path):
     class Total(Proc):
         requires = Count
         input = "counts:files"
-        input_data = lambda ch: [[ch.column("count")]]  # noqa: E731
+        input_data = lambda ch: [[ch.column("count")]]
         output = "total:file:total.txt"
         script = "cat {{in.counts | quote}} | awk '{s+=$1} END {print s}' > {{out.total | quote}}"
 
@@ -38,7 +38,14 @@ def test_fan_out_fan_in_and_job_layout(isolated: Path):
     assert result.counts == {"Count": {"done": 2}, "Total": {"done": 1}}
     assert [Path(p).name for p in result.output("Count").column("count")] == ["a.count", "b.count"]
     jobdir = Path("wd/P/Count/0")
-    for name in ("job.script", "job.wrapper", "job.rc", "job.stdout", "job.stderr", "job.signature.json"):
+    for name in (
+        "job.script",
+        "job.wrapper",
+        "job.rc",
+        "job.stdout",
+        "job.stderr",
+        "job.signature.json",
+    ):
         assert (jobdir / name).is_file(), name
     assert (jobdir / "job.rc").read_text().strip() == "0"
     assert (jobdir / "output/a.count").read_text().strip() == "3"
@@ -77,7 +84,7 @@ def test_input_data_forms_and_multi_column(isolated: Path):
 
         requires = [FromTuples, FromDict]
         input = "left, right"
-        input_data = lambda a, b: list(zip(a.column("s"), b.column("s")))  # noqa: E731
+        input_data = lambda a, b: list(zip(a.column("s"), b.column("s"), strict=True))
         output = "joined:{{in.left}}-{{in.right}}"
         script = "true"
 

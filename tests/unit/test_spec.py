@@ -8,7 +8,10 @@ from pipework.spec import InputSpec, OutputSpec, parse_inputs, parse_outputs
 
 def test_inputs_from_string_and_list():
     assert parse_inputs("a:file, b", proc="P") == (InputSpec("a", "file"), InputSpec("b", "var"))
-    assert parse_inputs(["x:files", "y:dirs"], proc="P") == (InputSpec("x", "files"), InputSpec("y", "dirs"))
+    assert parse_inputs(["x:files", "y:dirs"], proc="P") == (
+        InputSpec("x", "files"),
+        InputSpec("y", "dirs"),
+    )
 
 
 def test_unknown_input_type_names_the_process_and_suggests():

@@ -106,7 +106,9 @@ class Scheduler(ABC):
             from ..config import build_settings
 
             opts = job.spec.scheduler_opts
-            cached = build_settings(self.Settings, opts, owner=f"{self.name} scheduler") if opts else self.settings
+            cached = (
+                build_settings(self.Settings, opts, owner=f"{self.name} scheduler") if opts else self.settings
+            )
             self._settings_by_proc[job.proc] = cached
         return cached
 

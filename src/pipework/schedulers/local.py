@@ -69,7 +69,7 @@ class LocalScheduler(Scheduler):
             self._tasks[job] = asyncio.create_task(self._run(job), name=f"pipework-{job.name}")
 
     async def _run(self, job: Job) -> None:
-        async with self._forks(job), (self._global or contextlib.nullcontext()):
+        async with self._forks(job), self._global or contextlib.nullcontext():
             if self._states.get(job) is JobState.KILLED:
                 return
             try:
@@ -87,10 +87,9 @@ class LocalScheduler(Scheduler):
                 return
             self._procs[job] = proc
             job.jid = str(proc.pid)
-            with contextlib.suppress(OSError):
-                # the pid lets a restarted driver adopt the job if this driver is killed
-                with open(job.path("job.jid"), "w") as fh:
-                    fh.write(f"{proc.pid}\n")
+            # the pid lets a restarted driver adopt the job if this driver is killed
+            with contextlib.suppress(OSError), open(job.path("job.jid"), "w") as fh:
+                fh.write(f"{proc.pid}\n")
             self._states[job] = JobState.RUNNING
             self.notify(job)
             rc = await proc.wait()
