@@ -85,7 +85,9 @@ class RunConfig:
     num_retries: int = field(default=3, metadata=_help("retries per job with error_strategy retry"))
     resources: dict[str, Any] = field(default_factory=dict, metadata=_help("cpus, mem, time, gpus"))
     container: str | None = field(default=None, metadata=_help("container image for every job"))
-    plugins: list[str] = field(default_factory=list, metadata=_help("'-name' disables a plugin"))
+    plugins: list[Any] = field(
+        default_factory=list, metadata=_help("plugin objects or module names; '-name' disables one")
+    )
     store: str | None = field(default=None, metadata=_help("run store: SQLite path or SQLAlchemy URL"))
 
     def __post_init__(self) -> None:

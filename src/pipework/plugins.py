@@ -62,6 +62,20 @@ class HookSpecs:
         """Add commands to the ``pipework`` CLI (``cli`` is its click group)."""
 
 
+def _params(func: Callable[..., Any]) -> list[str]:
+    """Parameter names of a hook function, keyword-only ones included (pluggy sees only positional)."""
+    return [
+        name
+        for name, param in inspect.signature(func).parameters.items()
+        if name != "self" and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
+    ]
+
+
+_SPECS: dict[str, frozenset[str]] = {
+    name: frozenset(_params(func)) for name, func in vars(HookSpecs).items() if not name.startswith("_")
+}
+
+
 def discover() -> dict[str, str]:
     """Installed plugins: name -> ``module[:object]`` from the ``pipework`` entry-point group."""
     return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
@@ -102,20 +116,38 @@ class PluginManager:
             self.register(plugin, item if isinstance(item, str) else getattr(item, "__name__", None))
 
     def register(self, plugin: Any, name: str | None = None) -> None:
-        """Register a plugin, checking its hooks against the specs (reported and skipped if invalid)."""
+        """Register a plugin, checking its hooks against the specs (reported and skipped if invalid).
+
+        Every hook function must be named after a spec and take only (a subset of) its arguments.
+        """
+        label = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+        for attr in dir(plugin):
+            func = getattr(plugin, attr, None)
+            if not callable(func) or self._pm.parse_hookimpl_opts(plugin, attr) is None:
+                continue
+            if attr not in _SPECS:
+                self._warn(f"plugin {label!r} is invalid and is skipped: no hook named {attr!r}")
+                return
+            extra = set(_params(func)) - _SPECS[attr]
+            if extra:
+                self._warn(
+                    f"plugin {label!r} is invalid and is skipped: {attr}() takes {sorted(extra)}, "
+                    f"which the hook does not give (it gives {sorted(_SPECS[attr])})"
+                )
+                return
         try:
-            self._pm.register(plugin, name=name)
+            self._pm.register(plugin, name=label)
         except Exception as exc:
-            self._warn(f"plugin {name!r} is invalid and is skipped: {exc}")
+            self._warn(f"plugin {label!r} is invalid and is skipped: {exc}")
             return
-        self.names.append(name or repr(plugin))
+        self.names.append(label)
 
     async def call(self, hook: str, **kwargs: Any) -> None:
         """Call a hook on every plugin; a plugin that raises is reported once and unregistered."""
         caller = getattr(self._pm.hook, hook)
         for impl in caller.get_hookimpls():
             try:
-                args = {k: kwargs[k] for k in impl.argnames}
+                args = {k: kwargs[k] for k in _params(impl.function)}
                 result = impl.function(**args)
                 if inspect.isawaitable(result):
                     await result

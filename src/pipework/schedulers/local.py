@@ -40,6 +40,8 @@ class LocalScheduler(Scheduler):
 
     name = "local"
     Settings = LocalSettings
+    #: The local scheduler wakes the poll loop itself when a job changes (no fixed interval).
+    notifies = True
     min_poll_interval = 0.5
     max_poll_interval = 2.0
     rc_grace = 0.0

@@ -1,0 +1,273 @@
+"""Contract tests that every scheduler runs, built-in or plugin.
+
+A plugin author subclasses :class:`SchedulerContract` in their own tests and answers one method::
+
+    from pipework.testing import SchedulerContract
+
+    class TestMyScheduler(SchedulerContract):
+        __test__ = True
+
+        def make_scheduler(self, tmp_path):
+            return MyScheduler(MyScheduler.Settings(queue="test"), run_tag="contract")
+
+The suite submits real jobs through the scheduler (their job directories live under ``tmp_path``,
+which must be visible to where the jobs run) and checks what a user relies on: completion confirmed by
+``job.rc``, failures with their return code, cancellation, arrays, one status query per poll interval
+whatever the number of jobs, reattaching a fresh instance without resubmitting, deterministic names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..config import RunConfig
+from ..job import Job
+from ..proc import Proc
+from ..runner import _clean
+from ..schedulers.base import JobEvent, Scheduler
+from ..spec import make_spec
+from ..state import JobState
+
+__all__ = ["SchedulerContract", "make_jobs", "wait_all"]
+
+
+def make_jobs(
+    workdir: Path | str,
+    scripts: Sequence[str],
+    *,
+    proc: str = "Contract",
+    forks: int | None = None,
+    resources: Mapping[str, Any] | None = None,
+    scheduler: str = "local",
+    scheduler_opts: Mapping[str, Any] | None = None,
+) -> list[Job]:
+    """Jobs of one process, one per bash script, with their directories, scripts and wrappers written.
+
+    Args:
+        workdir: Where the job directories go (``<workdir>/<proc>/<index>``).
+        scripts: The script of each job.
+        proc: The process name.
+        forks: The process's ``forks``.
+        resources: The process's resources.
+        scheduler: The scheduler name recorded on the process.
+        scheduler_opts: The process's scheduler options.
+    """
+    cls = type(
+        proc,
+        (Proc,),
+        {
+            "__module__": __name__,
+            "script": "{{ proc.envs.scripts[job.index] }}",
+            "forks": forks,
+            "resources": dict(resources or {}),
+            "scheduler": scheduler,
+            "scheduler_opts": dict(scheduler_opts or {}),
+        },
+    )
+    spec = make_spec(cls, RunConfig(), is_end=True)
+    jobs = []
+    for index, script in enumerate(scripts):
+        jobdir = str(Path(workdir).resolve() / proc / str(index))
+        Path(jobdir).mkdir(parents=True, exist_ok=True)
+        job = Job(spec=spec, index=index, dir=jobdir, name="", inputs={}, outputs={}, script=script)
+        jobs.append(job)
+    _clean(jobs)
+    return jobs
+
+
+async def wait_all(
+    scheduler: Scheduler, jobs: Sequence[Job], queue: asyncio.Queue[JobEvent], *, timeout: float = 120.0
+) -> dict[Job, JobState]:
+    """Wait until every job has a final state; return them.
+
+    Raises:
+        TimeoutError: If some job is still not final after ``timeout`` seconds.
+        BaseException: An error the scheduler's poll loop reported.
+    """
+    finals: dict[Job, JobState] = {}
+    deadline = time.monotonic() + timeout
+    while len(finals) < len(jobs):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"{len(jobs) - len(finals)} job(s) not final after {timeout}s")
+        item = await asyncio.wait_for(queue.get(), left)
+        if isinstance(item, BaseException):
+            raise item
+        job, state = item
+        if state.is_final:
+            finals[job] = state
+    return finals
+
+
+class _Counting:
+    """Wraps a scheduler's ``statuses`` to record each call's time and job count."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.calls: list[tuple[float, int]] = []
+        original = scheduler.statuses
+
+        async def statuses(jobs: Sequence[Job]) -> Mapping[Job, JobState]:
+            self.calls.append((time.monotonic(), len(jobs)))
+            return await original(jobs)
+
+        scheduler.statuses = statuses  # type: ignore[method-assign]
+
+
+class SchedulerContract:
+    """The behaviour every scheduler must have. Subclass it, set ``__test__ = True``, and implement
+    :meth:`make_scheduler`. Override :attr:`supports_arrays` / :attr:`timeout` if needed.
+    """
+
+    __test__ = False
+    #: Seconds any one test may wait for its jobs.
+    timeout: float = 120.0
+    #: Number of jobs of the array test.
+    array_size: int = 50
+
+    def make_scheduler(self, tmp_path: Path) -> Scheduler:
+        """Return a new scheduler instance for a test."""
+        raise NotImplementedError
+
+    def scheduler_name(self, tmp_path: Path) -> str:
+        """The name jobs record as their scheduler (default: the instance's ``name``)."""
+        return self.make_scheduler(tmp_path).name
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _run(self, coro: Any) -> Any:
+        return asyncio.run(coro)
+
+    def _jobs(self, tmp_path: Path, scripts: Sequence[str], **kw: Any) -> list[Job]:
+        return make_jobs(tmp_path / "work", scripts, **kw)
+
+    # -- the contract --------------------------------------------------------------------------
+    def test_jobs_reach_done_confirmed_by_rc(self, tmp_path: Path) -> None:
+        """Three jobs end DONE with rc 0 and their files in place."""
+        jobs = self._jobs(tmp_path, [f"echo out{i}; echo err{i} >&2; echo {i} > result" for i in range(3)])
+
+        async def main() -> dict[Job, JobState]:
+            sched = self.make_scheduler(tmp_path)
+            queue: asyncio.Queue[JobEvent] = asyncio.Queue()
+            try:
+                await sched.dispatch(jobs, queue)
+                return await wait_all(sched, jobs, queue, timeout=self.timeout)
+            finally:
+                await sched.close(kill=True)
+
+        finals = self._run(main())
+        for i, job in enumerate(jobs):
+            assert finals[job] is JobState.DONE, (job, finals[job])
+            assert job.rc == 0
+            assert Path(job.path("job.rc")).read_text().strip() == "0"
+            assert Path(job.path("job.stdout")).read_text() == f"out{i}\n"
+            assert Path(job.path("job.stderr")).read_text() == f"err{i}\n"
+            assert Path(job.dir, "result").read_text() == f"{i}\n"
+            assert Path(job.path("job.jid")).read_text().strip()
+
+    def test_failing_job_reports_its_rc(self, tmp_path: Path) -> None:
+        """A job that exits 3 ends FAILED with rc 3, next to one that succeeds."""
+        jobs = self._jobs(tmp_path, ["exit 0", "echo broken >&2; exit 3"])
+
+        async def main() -> dict[Job, JobState]:
+            sched = self.make_scheduler(tmp_path)
+            queue: asyncio.Queue[JobEvent] = asyncio.Queue()
+            try:
+                await sched.dispatch(jobs, queue)
+                return await wait_all(sched, jobs, queue, timeout=self.timeout)
+            finally:
+                await sched.close(kill=True)
+
+        finals = self._run(main())
+        assert finals[jobs[0]] is JobState.DONE
+        assert finals[jobs[1]] is JobState.FAILED and jobs[1].rc == 3
+        assert Path(jobs[1].path("job.stderr")).read_text() == "broken\n"
+
+    def test_kill_cancels_running_and_queued_jobs(self, tmp_path: Path) -> None:
+        """kill() ends running jobs (their wrapper still writes job.rc) and queued ones."""
+        jobs = self._jobs(tmp_path, ["touch started; sleep 60; touch finished"] * 2, forks=1)
+
+        async def main() -> dict[Job, JobState]:
+            sched = self.make_scheduler(tmp_path)
+            queue: asyncio.Queue[JobEvent] = asyncio.Queue()
+            try:
+                await sched.dispatch(jobs, queue)
+                deadline = time.monotonic() + self.timeout
+                while not Path(jobs[0].dir, "started").exists():
+                    assert time.monotonic() < deadline, "the first job never started"
+                    await asyncio.sleep(0.1)
+                await sched.kill(jobs)
+                return await wait_all(sched, jobs, queue, timeout=self.timeout)
+            finally:
+                await sched.close(kill=True)
+
+        finals = self._run(main())
+        assert all(state in (JobState.KILLED, JobState.FAILED) for state in finals.values()), finals
+        assert not Path(jobs[0].dir, "finished").exists()
+        assert not Path(jobs[1].dir, "finished").exists()
+
+    def test_array_of_many_jobs_with_one_status_query_per_poll(self, tmp_path: Path) -> None:
+        """Many jobs complete; status queries never go one per job."""
+        n = self.array_size
+        jobs = self._jobs(tmp_path, [f"echo {i} > result" for i in range(n)], forks=8)
+
+        async def main() -> tuple[dict[Job, JobState], _Counting, float]:
+            sched = self.make_scheduler(tmp_path)
+            counting = _Counting(sched)
+            queue: asyncio.Queue[JobEvent] = asyncio.Queue()
+            started = time.monotonic()
+            try:
+                await sched.dispatch(jobs, queue)
+                finals = await wait_all(sched, jobs, queue, timeout=self.timeout)
+                return finals, counting, time.monotonic() - started
+            finally:
+                await sched.close(kill=True)
+
+        finals, counting, elapsed = self._run(main())
+        assert all(state is JobState.DONE for state in finals.values())
+        assert all(Path(j.dir, "result").read_text() == f"{j.index}\n" for j in jobs)
+        calls = len(counting.calls)
+        sched = self.make_scheduler(tmp_path)
+        if not getattr(sched, "notifies", False):
+            # a scheduler that is polled (not woken by its jobs) asks once per interval at most
+            budget = elapsed / sched.min_poll_interval + 2
+            assert calls <= budget, f"{calls} status queries in {elapsed:.1f}s (budget {budget:.0f})"
+        assert calls < n, f"{calls} status queries for {n} jobs: one per job?"
+
+    def test_fresh_instance_reattaches_without_resubmitting(self, tmp_path: Path) -> None:
+        """A new scheduler instance (a restarted driver) adopts a running job from its job.jid."""
+        jobs = self._jobs(tmp_path, ["echo x >> ../count; sleep 3"])
+
+        async def first() -> None:
+            sched = self.make_scheduler(tmp_path)
+            queue: asyncio.Queue[JobEvent] = asyncio.Queue()
+            await sched.dispatch(jobs, queue)
+            deadline = time.monotonic() + self.timeout
+            while not Path(jobs[0].dir, "..", "count").exists():
+                assert time.monotonic() < deadline, "the job never started"
+                await asyncio.sleep(0.1)
+            await sched.close(kill=False)  # the driver dies; its jobs go on
+
+        async def second() -> tuple[list[Job], dict[Job, JobState]]:
+            sched = self.make_scheduler(tmp_path)
+            queue: asyncio.Queue[JobEvent] = asyncio.Queue()
+            try:
+                adopted = await sched.reattach(jobs, queue)
+                return adopted, await wait_all(sched, adopted, queue, timeout=self.timeout)
+            finally:
+                await sched.close(kill=True)
+
+        self._run(first())
+        adopted, finals = self._run(second())
+        assert adopted == jobs
+        assert finals[jobs[0]] is JobState.DONE
+        assert Path(jobs[0].dir, "..", "count").read_text() == "x\n"  # ran once
+
+    def test_deterministic_job_names(self, tmp_path: Path) -> None:
+        """Job names are pw-<run tag>-<process>-<index>."""
+        (job,) = self._jobs(tmp_path, ["true"], proc="Named")
+        job.index = 7
+        sched = self.make_scheduler(tmp_path)
+        assert sched.job_name(job) == f"pw-{sched.run_tag}-Named-7"
