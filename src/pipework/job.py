@@ -7,6 +7,7 @@ Each job lives in ``<workdir>/<pipeline>/<proc>/<index>/``::
     job.stdout job.stderr what the script printed
     job.rc                its return code, written by the wrapper's trap on every exit path
     job.jid               the scheduler's id, written at submit
+    job.pid               the wrapper's process id on its host, written by the wrapper
     job.signature.json    what the outputs were made from (the cache)
     output/               where the outputs go
 """
@@ -77,6 +78,11 @@ class Job:
         return f"<Job {self.proc}[{self.index}] {self.state.value}>"
 
 
+def _runs_in_subshell(lang: str) -> bool:
+    """True for plain bash: the script then runs in a subshell of the wrapper (no second bash exec)."""
+    return shlex.split(lang) in (["bash"], ["/bin/bash"], ["/usr/bin/bash"], ["/usr/bin/env", "bash"])
+
+
 def render_wrapper(
     job: Job,
     *,
@@ -87,8 +93,13 @@ def render_wrapper(
     """Return the bash wrapper of a job.
 
     The wrapper runs the script with the process's interpreter, sends its stdout and stderr to files, and
-    writes ``job.rc`` through a temporary file and ``mv`` from an EXIT trap, so the file exists on every
-    exit path (success, failure, SIGTERM from a scheduler's kill, Ctrl-C) and is never read half-written.
+    writes ``job.rc`` from an EXIT trap, so the file exists on every exit path (success, failure, SIGTERM
+    from a scheduler's kill, Ctrl-C). ``job.rc`` is one line written by one ``printf``: readers take it
+    only once it ends with a newline, so they never act on half a file (and no ``mv`` process is
+    needed, which costs a fork and an exec per job).
+
+    A ``bash`` script runs in a subshell of the wrapper, with ``$0`` set to the script: one bash process
+    per job instead of two. Its traps, options and variables stay its own.
 
     Args:
         job: The job.
@@ -98,15 +109,16 @@ def render_wrapper(
         stage_out: Shell lines run after a successful script (cloud staging).
     """
     d = shlex.quote(run_dir or job.dir)
-    lang = job.spec.lang
+    if _runs_in_subshell(job.spec.lang):
+        run = '( unset -f _pw_finish _pw_stop; BASH_ARGV0="$_pw_dir/job.script"; . "$_pw_dir/job.script" )'
+    else:
+        run = f'{job.spec.lang} "$_pw_dir/job.script"'
     return f"""#!/usr/bin/env bash
 # pipework job wrapper: process {job.proc}, job {job.index} (generated; do not edit)
-set -u
 _pw_dir={d}
 _pw_child=""
 _pw_finish() {{
-  local rc=$?
-  printf '%s\\n' "$rc" > "$_pw_dir/.job.rc.tmp" && mv -f "$_pw_dir/.job.rc.tmp" "$_pw_dir/job.rc"
+  printf '%s\\n' "$?" > "$_pw_dir/job.rc"
 }}
 _pw_stop() {{
   [ -n "$_pw_child" ] && kill -TERM "$_pw_child" 2>/dev/null
@@ -118,9 +130,9 @@ trap '_pw_stop 130' INT
 trap '_pw_stop 129' HUP
 trap '_pw_stop 140' USR2
 cd "$_pw_dir" || exit 127
-rm -f "$_pw_dir/job.rc"
+printf '%s\\n' "$$" > "$_pw_dir/job.pid"
 {stage_in}
-{lang} "$_pw_dir/job.script" > "$_pw_dir/job.stdout" 2> "$_pw_dir/job.stderr" < /dev/null &
+{run} > "$_pw_dir/job.stdout" 2> "$_pw_dir/job.stderr" < /dev/null &
 _pw_child=$!
 wait "$_pw_child"
 _pw_rc=$?

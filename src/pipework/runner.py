@@ -390,7 +390,7 @@ def _clean(jobs: list[Job]) -> None:
     """Remove what a previous attempt left and write the script and wrapper."""
     for job in jobs:
         job.extra.pop("maybe_running", None)
-        for name in ("job.rc", "job.stdout", "job.stderr", "job.jid", "job.signature.json"):
+        for name in ("job.rc", "job.stdout", "job.stderr", "job.jid", "job.pid", "job.signature.json"):
             paths.remove(job.path(name))
         paths.rmtree(job.output_dir)
         paths.makedirs(job.output_dir)

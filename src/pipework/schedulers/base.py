@@ -293,13 +293,26 @@ def _read_jids(jobs: Sequence[Job]) -> dict[Job, str]:
     return out
 
 
+def parse_rc(text: str) -> int | None:
+    """The return code in a ``job.rc`` file, or None while it is not completely written.
+
+    The wrapper writes one line; a reader takes it only once the newline is there.
+    """
+    if not text.endswith("\n"):
+        return None
+    try:
+        return int(text.strip())
+    except ValueError:
+        return None
+
+
 def _read_rcs(jobs: Sequence[Job]) -> dict[Job, int]:
     out: dict[Job, int] = {}
     for job in jobs:
         try:
-            text = paths.read_text(job.path("job.rc")).strip()
+            rc = parse_rc(paths.read_text(job.path("job.rc")))
         except Exception:
             continue
-        with contextlib.suppress(ValueError):
-            out[job] = int(text)
+        if rc is not None:
+            out[job] = rc
     return out

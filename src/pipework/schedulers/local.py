@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
+import shutil
 import signal
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -49,12 +52,19 @@ class LocalScheduler(Scheduler):
     def __init__(self, settings: LocalSettings | None = None, *, run_tag: str = "run") -> None:
         super().__init__(settings, run_tag=run_tag)
         self._states: dict[Job, JobState] = {}
-        self._procs: dict[Job, asyncio.subprocess.Process] = {}
+        self._procs: dict[Job, _Child] = {}
         self._tasks: dict[Job, asyncio.Task[None]] = {}
         self._adopted: dict[Job, int] = {}
         self._per_proc: dict[str, asyncio.Semaphore] = {}
+        self._null: int | None = None
         cap = self.settings.max_jobs
         self._global = asyncio.Semaphore(cap) if cap and cap > 0 else None
+
+    def _devnull(self) -> int | None:
+        """A descriptor of /dev/null for the jobs' standard streams, or None to use asyncio's spawning."""
+        if self._null is None:
+            self._null = os.open(os.devnull, os.O_RDWR) if pidfd_works() else -1
+        return self._null if self._null >= 0 else None
 
     def _forks(self, job: Job) -> asyncio.Semaphore:
         sem = self._per_proc.get(job.proc)
@@ -66,7 +76,8 @@ class LocalScheduler(Scheduler):
     async def submit(self, jobs: Sequence[Job]) -> None:
         """Queue the jobs; each starts when its process and the run have a free slot."""
         for job in jobs:
-            job.jid = None  # the pid, once started (the job writes it to job.jid then)
+            # the wrapper writes its pid to job.pid, which lets a restarted driver adopt the job
+            job.jid = self.job_name(job)
             self._states[job] = JobState.QUEUED
             self._tasks[job] = asyncio.create_task(self._run(job), name=f"pipework-{job.name}")
 
@@ -74,27 +85,18 @@ class LocalScheduler(Scheduler):
         async with self._forks(job), self._global or contextlib.nullcontext():
             if self._states.get(job) is JobState.KILLED:
                 return
+            argv = launch_argv(job)
             try:
-                proc = await asyncio.create_subprocess_exec(
-                    *launch_argv(job),
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.DEVNULL,
-                    stderr=asyncio.subprocess.DEVNULL,
-                    start_new_session=True,
-                )
+                child = await _Child.start(argv, devnull=self._devnull())
             except OSError as exc:
-                job.extra["native_state"] = f"could not start bash: {exc}"
+                job.extra["native_state"] = f"could not start {argv[0]}: {exc}"
                 self._states[job] = JobState.FAILED
                 self.notify(job)
                 return
-            self._procs[job] = proc
-            job.jid = str(proc.pid)
-            # the pid lets a restarted driver adopt the job if this driver is killed
-            with contextlib.suppress(OSError), open(job.path("job.jid"), "w") as fh:
-                fh.write(f"{proc.pid}\n")
+            self._procs[job] = child
             self._states[job] = JobState.RUNNING
             self.notify(job)
-            rc = await proc.wait()
+            rc = await child.wait()
             self._procs.pop(job, None)
             if self._states.get(job) is not JobState.KILLED:
                 self._states[job] = JobState.DONE if rc == 0 else JobState.FAILED
@@ -112,10 +114,12 @@ class LocalScheduler(Scheduler):
                 continue
             if job in self._states:
                 out[job] = self._states[job]
-            elif job.jid and job.jid.isdigit() and _is_alive(int(job.jid), job):
-                # a job of a previous driver, seen by reattach(): adopt it
-                self._adopted[job] = int(job.jid)
-                out[job] = JobState.RUNNING
+            else:
+                # a job of a previous driver, seen by reattach(): adopt it while its wrapper lives
+                pid = _read_pid(job)
+                if pid is not None and _is_alive(pid, job):
+                    self._adopted[job] = pid
+                    out[job] = JobState.RUNNING
         return out
 
     async def kill(self, jobs: Sequence[Job]) -> None:
@@ -152,6 +156,91 @@ class LocalScheduler(Scheduler):
         with contextlib.suppress(Exception):
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         self._tasks.clear()
+        if self._null is not None and self._null >= 0:
+            os.close(self._null)
+        self._null = None
+
+
+class _Child:
+    """A job's process, started in a session of its own, whose exit the event loop learns of.
+
+    On Linux (pidfd, 5.3+) the process is started with ``posix_spawn`` and its exit is read from a pidfd
+    on the event loop: no thread per process, no full fork of the driver. Elsewhere it falls back to
+    asyncio's subprocess support.
+    """
+
+    __slots__ = ("_proc", "pid")
+
+    def __init__(self, pid: int, proc: asyncio.subprocess.Process | None) -> None:
+        self.pid = pid
+        self._proc = proc
+
+    @classmethod
+    async def start(cls, argv: list[str], *, devnull: int | None) -> _Child:
+        """Start ``argv`` with stdin/stdout/stderr on ``devnull`` (a descriptor; None: asyncio)."""
+        if devnull is not None:
+            exe = _which(argv[0])
+            # posix_spawn returns once the child has exec'd; on a busy machine that wait is long, so
+            # it happens in a worker thread (the call releases the GIL) and the event loop goes on
+            pid = await asyncio.to_thread(
+                os.posix_spawn,
+                exe,
+                argv,
+                os.environ,
+                file_actions=[(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)],
+                setsid=True,
+            )
+            return cls(pid, None)
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        return cls(proc.pid, proc)
+
+    async def wait(self) -> int:
+        """Wait for the exit; return the exit code (negative: killed by that signal)."""
+        if self._proc is not None:
+            return await self._proc.wait()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        fd = os.pidfd_open(self.pid)
+        loop.add_reader(fd, lambda: done.done() or done.set_result(None))
+        try:
+            await done
+        finally:
+            loop.remove_reader(fd)
+            os.close(fd)
+        _, status = os.waitpid(self.pid, 0)
+        return os.waitstatus_to_exitcode(status)
+
+
+@functools.lru_cache(maxsize=32)
+def _which(program: str) -> str:
+    """The path of a program on PATH (cached; PATH does not change during a run)."""
+    return shutil.which(program) or program
+
+
+def pidfd_works() -> bool:
+    """True where a process exit can be awaited through a pidfd (Linux 5.3+)."""
+    if sys.platform != "linux" or not hasattr(os, "pidfd_open") or not hasattr(os, "posix_spawn"):
+        return False
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:
+        return False
+    return True
+
+
+def _read_pid(job: Job) -> int | None:
+    try:
+        with open(job.path("job.pid")) as fh:
+            text = fh.read()
+    except OSError:
+        return None
+    return int(text) if text.endswith("\n") and text.strip().isdigit() else None
 
 
 def _is_alive(pid: int, job: Job) -> bool:
