@@ -207,7 +207,7 @@ class _Child:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         fd = os.pidfd_open(self.pid)
-        loop.add_reader(fd, lambda: done.done() or done.set_result(None))
+        loop.add_reader(fd, _resolve, done)
         try:
             await done
         finally:
@@ -218,6 +218,11 @@ class _Child:
 
 
 @functools.lru_cache(maxsize=32)
+def _resolve(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_result(None)
+
+
 def _which(program: str) -> str:
     """The path of a program on PATH (cached; PATH does not change during a run)."""
     return shutil.which(program) or program
