@@ -20,7 +20,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | quiet_pip
-"$VENV/bin/python" -m pip install -q -e "$ROOT[test,all]" 2>&1 | quiet_pip
+"$VENV/bin/python" -m pip install -q -e "$ROOT[test,all]" -e "$ROOT/examples/scheduler_plugin" 2>&1 | quiet_pip
 
 # services: each script exists only once its part of pipework does; all of them by default
 default_services=""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
 from importlib.metadata import entry_points
 
 from ..errors import ConfigError
@@ -40,10 +41,14 @@ _BUILTIN = {
 
 def available() -> dict[str, str]:
     """Scheduler names and where each comes from (``module:Class``), built-in ones first."""
-    found = dict(_BUILTIN)
+    found = {name: target for name, target in _BUILTIN.items() if _module_exists(target)}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         found.setdefault(ep.name, ep.value)
     return found
+
+
+def _module_exists(target: str) -> bool:
+    return importlib.util.find_spec(target.partition(":")[0]) is not None
 
 
 def get_scheduler_class(name: str) -> type[Scheduler]:
@@ -58,7 +63,7 @@ def get_scheduler_class(name: str) -> type[Scheduler]:
             if ep.name == name:
                 target = ep.value
                 break
-    if target is None:
+    if target is None or not _module_exists(target):
         names = sorted(available())
         close = difflib.get_close_matches(name, names, n=1)
         raise ConfigError(
