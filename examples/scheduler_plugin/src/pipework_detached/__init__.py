@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from collections.abc import Mapping, Sequence
@@ -63,7 +64,5 @@ class DetachedScheduler(Scheduler):
         """SIGTERM each job's process group."""
         for job in jobs:
             if job.jid and job.jid.isdigit():
-                try:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(int(job.jid), signal.SIGTERM)
-                except (ProcessLookupError, PermissionError):
-                    pass
