@@ -14,6 +14,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)  # the run store goes under this HOME
     for key in list(os.environ):
         if key.startswith("PIPEWORK_"):
             monkeypatch.delenv(key)

@@ -350,6 +350,109 @@ def plugins() -> None:
         click.echo(f"  {name}  ({value})")
 
 
+def _store(path: str | None) -> Any:
+    from .store import RunStore
+
+    return RunStore(path)
+
+
+def _when(stamp: float | None) -> str:
+    import time
+
+    return "-" if stamp is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
+
+
+_STORE_OPTION = click.option(
+    "--store", help="Run store file (default: the user state dir, or PIPEWORK_STORE)."
+)
+
+
+@cli.command()
+@click.option("-p", "--pipeline", help="Only runs of this pipeline.")
+@click.option("-n", "--limit", default=20, show_default=True, help="How many runs.")
+@_STORE_OPTION
+def history(pipeline: str | None, limit: int, store: str | None) -> None:
+    """List recent runs, newest first."""
+    runs = _store(store or os.environ.get("PIPEWORK_STORE")).runs(pipeline=pipeline, limit=limit)
+    if not runs:
+        click.echo("no runs recorded")
+        return
+    click.echo(f"{'run':>5}  {'pipeline':<20} {'state':<12} {'started':<19} {'seconds':>8}  scheduler")
+    for r in runs:
+        secs = f"{r.seconds:.1f}" if r.seconds is not None else "-"
+        click.echo(
+            f"{r.id:>5}  {r.pipeline:<20} {r.state:<12} {_when(r.started):<19} {secs:>8}  {r.scheduler}"
+        )
+
+
+@cli.command()
+@click.argument("run_id", type=int)
+@_STORE_OPTION
+def show(run_id: int, store: str | None) -> None:
+    """Show one run: where it ran, each process's jobs, and the failed jobs."""
+    db = _store(store or os.environ.get("PIPEWORK_STORE"))
+    run = db.run(run_id)
+    click.echo(f"run {run.id}: pipeline {run.pipeline}, {run.state}")
+    click.echo(f"  started  {_when(run.started)}  ended {_when(run.ended)}  on {run.host} (pid {run.pid})")
+    click.echo(f"  workdir  {run.workdir}\n  outdir   {run.outdir}\n  scheduler {run.scheduler}")
+    for proc in db.procs(run_id):
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(proc.counts.items()))
+        click.echo(f"  {proc.name}: {proc.njobs} jobs ({counts}) in {proc.seconds:.1f}s")
+    bad = [j for j in db.jobs(run_id) if j.state in ("failed", "killed", "lost")]
+    for job in bad:
+        click.echo(f"  {job.state}: {job.proc} job {job.index} rc={job.rc} dir={job.dir}")
+
+
+@cli.command()
+@click.argument("pipeline", required=False)
+@_STORE_OPTION
+def status(pipeline: str | None, store: str | None) -> None:
+    """Show the latest run (of PIPELINE), and whether its driver is still alive."""
+    from .run import _pid_alive
+
+    db = _store(store or os.environ.get("PIPEWORK_STORE"))
+    runs = db.runs(pipeline=pipeline, limit=1)
+    if not runs:
+        click.echo("no runs recorded")
+        return
+    run = runs[0]
+    state = run.state
+    if state == "running" and run.pid and not _pid_alive(run.pid):
+        state = "running (driver gone: it was killed; run it again to resume)"
+    click.echo(f"run {run.id}: pipeline {run.pipeline}, {state}, started {_when(run.started)}")
+    for proc in db.procs(run.id):
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(proc.counts.items()))
+        click.echo(f"  {proc.name}: {counts}")
+
+
+@cli.command()
+@click.argument("proc")
+@click.argument("index", type=int, default=0)
+@click.option("--run", "run_id", type=int, help="Run id (default: the latest run that has PROC).")
+@click.option("--stdout/--stderr", "which", default=None, help="Only one of the two streams.")
+@_STORE_OPTION
+def logs(proc: str, index: int, run_id: int | None, which: bool | None, store: str | None) -> None:
+    """Print the stdout and stderr of job INDEX of PROC."""
+    from . import paths
+
+    db = _store(store or os.environ.get("PIPEWORK_STORE"))
+    candidates = [db.run(run_id)] if run_id else db.runs(limit=50)
+    for run in candidates:
+        jobs = [j for j in db.jobs(run.id, proc) if j.index == index]
+        if jobs:
+            job = jobs[0]
+            break
+    else:
+        raise ConfigError(f"no job {index} of {proc!r} in the run store", hint="see pipework history / show")
+    streams = ["job.stdout", "job.stderr"] if which is None else ["job.stdout" if which else "job.stderr"]
+    for name in streams:
+        path = paths.join(job.dir, name)
+        text = paths.read_text(path) if paths.exists(path) else ""
+        if which is None:
+            click.echo(f"==> {path} <==")
+        click.echo(text, nl=False)
+
+
 @cli.command()
 def version() -> None:
     """Print the pipework version."""

@@ -162,6 +162,7 @@ class Pipeline:
                 hint="choose another workdir (--workdir or the workdir attribute)",
             ) from exc
         started = time.monotonic()
+        await run.open_store(config.scheduler)
         result = RunResult(pipeline=self.pipeline_name, workdir=run.pipeline_dir, outdir=run.outdir)
         progress.run_start(self.pipeline_name, list(specs))
         await run.hook(
@@ -172,6 +173,7 @@ class Pipeline:
             outdir=run.outdir,
         )
         ok = False
+        ending = "failed"
         try:
             results = await self._run_procs(graph, specs, run)
             for res in results.values():
@@ -180,9 +182,16 @@ class Pipeline:
                 result.timings[res.name] = res.seconds
                 result.failures.extend(res.failures)
             ok = True
+            ending = "done"
+        except PipelineFailed as exc:
+            if "interrupted" in exc.message:
+                ending = "interrupted"
+            raise
         finally:
             result.seconds = time.monotonic() - started
             await run.close(kill=not ok)
+            if run.store is not None:
+                await run.record(run.store.end_run, state=ending)
             progress.run_done(ok)
             await run.hook("on_run_done", pipeline=self.pipeline_name, ok=ok, seconds=result.seconds)
             lock.release()

@@ -5,6 +5,7 @@ Everything a run needs is built fresh for that run, so two runs in one interpret
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -23,6 +24,7 @@ from .plugins import PluginManager
 from .progress import Progress
 from .schedulers import Scheduler, get_scheduler_class
 from .spec import ProcSpec
+from .store import RunStore
 from .template import TemplateEngine
 
 __all__ = ["RunContext", "RunLock", "RunResult", "run_tag"]
@@ -184,6 +186,8 @@ class RunContext:
         self.progress = progress
         self.plugins = plugins
         self.halting = False
+        self.store: RunStore | None = None
+        self.run_id: int | None = None
         self._schedulers: dict[str, Scheduler] = {}
         self._templates: dict[tuple[str, tuple[str, ...]], TemplateEngine] = {}
 
@@ -236,6 +240,32 @@ class RunContext:
         """Call a plugin hook (a no-op when no plugin is registered)."""
         if self.plugins.has_hooks():
             await self.plugins.call(name, **kwargs)
+
+    async def open_store(self, scheduler: str) -> None:
+        """Record the run in the run store (a store that cannot be written is reported, not fatal)."""
+        store = RunStore(self.config.store)
+        try:
+            self.run_id = await asyncio.to_thread(
+                store.start_run,
+                pipeline=self.name,
+                workdir=self.pipeline_dir,
+                outdir=self.outdir,
+                scheduler=scheduler,
+            )
+        except StorageError as exc:
+            self.warn(f"the run is not recorded: {exc}")
+            return
+        self.store = store
+
+    async def record(self, call: Any, *args: Any, **kwargs: Any) -> None:
+        """Write to the run store in a worker thread; on failure warn once and stop recording."""
+        if self.store is None or self.run_id is None:
+            return
+        try:
+            await asyncio.to_thread(call, self.run_id, *args, **kwargs)
+        except StorageError as exc:
+            self.warn(f"the run store stopped recording: {exc}")
+            self.store = None
 
     def warn(self, message: str) -> None:
         """Show a warning in the display."""

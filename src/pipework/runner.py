@@ -21,6 +21,7 @@ from .errors import JobFailed, PipeworkError, SpecError, StorageError
 from .job import Job, render_wrapper
 from .spec import ProcSpec, is_callable_data
 from .state import JobState
+from .store import JobRecord
 from .template import CompiledTemplate, Namespace
 
 if TYPE_CHECKING:
@@ -230,7 +231,20 @@ class ProcRunner:
         for job in jobs:
             if job.state is JobState.CACHED:
                 self._show(job, JobState.CACHED)
-        failures = await self._run_jobs([j for j in jobs if j.state is not JobState.CACHED])
+        try:
+            failures = await self._run_jobs([j for j in jobs if j.state is not JobState.CACHED])
+        finally:
+            if self.run.store is not None:
+                records = [
+                    JobRecord(j.proc, j.index, j.state.value, j.rc, j.attempts, j.jid, j.dir, j.cache_reason)
+                    for j in jobs
+                ]
+                await self.run.record(
+                    self.run.store.record_proc,
+                    name=spec.name,
+                    seconds=time.monotonic() - started,
+                    jobs=records,
+                )
         ok = [j for j in jobs if j.state in (JobState.DONE, JobState.CACHED)]
         if targets:
             await asyncio.to_thread(_export, [(j.outputs[o], d) for d, (j, o) in targets.items() if j in ok])

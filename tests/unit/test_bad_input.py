@@ -64,8 +64,8 @@ CASES = {
         "[Bad job 0] the script template uses an undefined variable 'in.y' -- in has: x",
     ),
     "unknown scheduler": (
-        lambda: _proc(scheduler="slrum"),
-        "unknown scheduler 'slrum' -- did you mean 'slurm'?",
+        lambda: _proc(scheduler="locl"),
+        "unknown scheduler 'locl' -- did you mean 'local'?",
     ),
     "bad profile": (lambda: (_proc()[0], {"profile": "hcp"}), "no profile named 'hcp'"),
     "wrong config type": (
