@@ -7,6 +7,7 @@ as soon as its requirements are done (independent branches concurrently), export
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import signal
 import sys
@@ -131,7 +132,13 @@ class Pipeline:
                 interrupted.
             PipeworkError: For invalid declarations or configuration (before anything runs).
         """
-        return asyncio.run(self.run_async())
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.run_async())
+        # called from inside an event loop (a Jupyter notebook): run on a loop of its own in a thread
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pipework") as pool:
+            return pool.submit(asyncio.run, self.run_async()).result()
 
     async def run_async(self) -> RunResult:
         """Run the pipeline inside a running event loop (see :meth:`run`)."""

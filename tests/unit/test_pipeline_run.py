@@ -285,3 +285,18 @@ def test_signature_records_inputs_and_outputs(isolated: Path):
     assert sig["inputs"] == {"f": str(Path(src).resolve())}
     assert sig["files"]["f"][0][1] == 1  # size in bytes
     assert sig["outputs"]["o"].endswith("wd/P/Sig/0/output/o.txt")
+
+
+def test_run_works_inside_a_running_event_loop(isolated: Path):
+    """As in a Jupyter notebook, where a loop is already running."""
+    import asyncio
+
+    class Nb(Proc):
+        output = "o:file:o.txt"
+        script = "echo nb > {{out.o}}"
+
+    async def notebook_cell():
+        return make_pipeline(Nb)(progress=QuietProgress()).run()
+
+    result = asyncio.run(notebook_cell())
+    assert result.ok and Path("out/Nb/o.txt").read_text() == "nb\n"
