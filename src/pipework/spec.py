@@ -308,9 +308,6 @@ def make_spec(cls: type[Proc], config: Any, *, is_end: bool) -> ProcSpec:
     script = load_script(cls, cls.script)
     inputs = parse_inputs(cls.input, proc=name)
     outputs = parse_outputs(cls.output, proc=name)
-    overlap = {i.name for i in inputs} & {o.name for o in outputs}
-    if overlap:
-        raise SpecError(f"names used for both an input and an output: {sorted(overlap)}", proc=name)
     data = cls.input_data
     if data is not None and not is_callable_data(data):
         from .channel import Channel
