@@ -7,7 +7,7 @@ before they exist) and checks each job's cache, giving the one-line reason a job
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .channel import Channel
 from .errors import PipeworkError
@@ -69,6 +69,7 @@ def make_plan(pipeline: Pipeline) -> list[ProcPlan]:
     )
     plans: dict[str, ProcPlan] = {}
     channels: dict[str, Channel] = {}
+    rerun: dict[str, str] = {}  # output path of a job that will run -> "Proc job i"
     for name, spec in specs.items():
         run.check_scheduler(spec)
         plan = plans[name] = ProcPlan(name)
@@ -88,16 +89,32 @@ def make_plan(pipeline: Pipeline) -> list[ProcPlan]:
             raise
         runner.export_targets()
         plan.njobs = len(jobs)
-        rerun = [u.name for u in upstream if u.to_run]
-        if rerun:
-            for job in jobs:
-                plan.reasons[job.index] = f"upstream {', '.join(rerun)} will run"
-        else:
-            check_cache(jobs, spec.cache)
-            for job in jobs:
-                plan.reasons[job.index] = "" if job.state is JobState.CACHED else job.cache_reason
+        fresh = []
+        for job in jobs:
+            source = next((rerun[v] for v in _values(job.inputs) if v in rerun), None)
+            if source:
+                plan.reasons[job.index] = f"its input comes from {source}, which will run"
+            else:
+                fresh.append(job)
+        check_cache(fresh, spec.cache)
+        for job in fresh:
+            plan.reasons[job.index] = "" if job.state is JobState.CACHED else job.cache_reason
+        for job in jobs:
+            if plan.reasons[job.index]:
+                for value in _values(job.outputs):
+                    rerun[value] = f"{name} job {job.index}"
         channels[name] = runner_channel(runner)
     return list(plans.values())
+
+
+def _values(mapping: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for value in mapping.values():
+        if isinstance(value, (list, tuple)):
+            out.extend(str(v) for v in value)
+        else:
+            out.append(str(value))
+    return out
 
 
 def runner_channel(runner: ProcRunner) -> Channel:

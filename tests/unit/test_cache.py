@@ -139,8 +139,8 @@ if __name__ == "__main__":
     assert plan.returncode == 0
     assert "Copy  2 jobs: 1 cached, 1 to run" in plan.stdout
     assert "job 1: input 'f' file" in plan.stdout and "changed (size/mtime)" in plan.stdout
-    assert "Cat   2 jobs: 0 cached, 2 to run" in plan.stdout
-    assert "job 0: upstream Copy will run" in plan.stdout
+    assert "Cat   2 jobs: 1 cached, 1 to run" in plan.stdout
+    assert "job 1: its input comes from Copy job 1, which will run" in plan.stdout
     why = subprocess.run([sys.executable, "-m", "pipework", "why", "Copy"], capture_output=True, text=True)
     assert why.returncode == 0, why.stderr
     lines = why.stdout.strip().splitlines()
