@@ -55,7 +55,8 @@ def cloud(path: str) -> Any:
     except ImportError as exc:  # pragma: no cover - cloudpathlib is a core dependency
         raise StorageError(f"cannot use {path!r}: cloudpathlib is not installed") from exc
     try:
-        return CloudPath(path) if is_cloud(path) else AnyPath(path)
+        # CloudPath(url) dispatches to the S3Path/GSPath/AzureBlobPath subclass of the URL's scheme
+        return CloudPath(path) if is_cloud(path) else AnyPath(path)  # type: ignore[abstract]
     except Exception as exc:
         extra = {"gs": "gs", "s3": "s3", "az": "azure"}[path[:2]]
         raise StorageError(
