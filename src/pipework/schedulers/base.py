@@ -67,6 +67,7 @@ class Scheduler(ABC):
         self._gone_since: dict[Job, float] = {}
         self._wakeup: asyncio.Event | None = None
         self._changed: set[Job] = set()
+        self._cancelled: set[Job] = set()
         self._settings_by_proc: dict[str, Any] = {}
         self._poller: asyncio.Task[None] | None = None
         self._interval = self.min_poll_interval
@@ -126,10 +127,16 @@ class Scheduler(ABC):
         active = list(self._active)
         if kill and active:
             with contextlib.suppress(Exception):
-                await self.kill(active)
+                await self.cancel(active)
             for job in active:
                 job.state = JobState.KILLED
         self._active.clear()
+
+    async def cancel(self, jobs: Sequence[Job]) -> None:
+        """Cancel jobs through :meth:`kill`; a cancelled job that leaves without ``job.rc`` is KILLED."""
+        self._cancelled.update(jobs)
+        await self.retrying(lambda: self.kill(jobs))
+        self.notify(*jobs)
 
     # -- what the engine calls ---------------------------------------------------------------------
     async def dispatch(self, jobs: Sequence[Job], queue: asyncio.Queue[JobEvent]) -> None:
@@ -260,7 +267,7 @@ class Scheduler(ABC):
         finished = 0
         for job, state in ended:
             rc = rcs.get(job)
-            if state is JobState.KILLED:
+            if state is JobState.KILLED or (rc is None and job in self._cancelled):
                 final = JobState.KILLED
             elif rc is not None:
                 job.rc = rc

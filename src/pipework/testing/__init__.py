@@ -186,7 +186,8 @@ class SchedulerContract:
         assert Path(jobs[1].path("job.stderr")).read_text() == "broken\n"
 
     def test_kill_cancels_running_and_queued_jobs(self, tmp_path: Path) -> None:
-        """kill() ends running jobs (their wrapper still writes job.rc) and queued ones."""
+        """cancel() (the scheduler's kill) ends running jobs (their wrapper still writes job.rc) and
+        queued ones."""
         jobs = self._jobs(tmp_path, ["touch started; sleep 60; touch finished"] * 2, forks=1)
 
         async def main() -> dict[Job, JobState]:
@@ -198,7 +199,7 @@ class SchedulerContract:
                 while not Path(jobs[0].dir, "started").exists():
                     assert time.monotonic() < deadline, "the first job never started"
                     await asyncio.sleep(0.1)
-                await sched.kill(jobs)
+                await sched.cancel(jobs)
                 return await wait_all(sched, jobs, queue, timeout=self.timeout)
             finally:
                 await sched.close(kill=True)

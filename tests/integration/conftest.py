@@ -1,0 +1,22 @@
+"""Service-marked tests skip, with the reason, when their service was not started (tests/run.sh starts them)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+NEEDS = {
+    "slurm": (lambda: bool(os.environ.get("SLURM_CONF")) and shutil.which("sbatch") is not None,
+              "SLURM is not running: eval \"$(tests/services/slurm.sh start)\""),
+    "sge": (lambda: bool(os.environ.get("SGE_ROOT")) and shutil.which("qsub") is not None,
+            "SGE is not running: eval \"$(tests/services/sge.sh start)\""),
+}  # fmt: skip
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for marker, (available, reason) in NEEDS.items():
+            if item.get_closest_marker(marker) and not available():
+                item.add_marker(pytest.mark.skip(reason=reason))
