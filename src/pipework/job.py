@@ -122,13 +122,15 @@ _pw_finish() {{
 }}
 _pw_stop() {{
   [ -n "$_pw_child" ] && kill -TERM "$_pw_child" 2>/dev/null
+  [ -n "${{2:-}}" ] && printf 'pipework: %s\\n' "$2" >> "$_pw_dir/job.stderr"
   exit "$1"
 }}
 trap _pw_finish EXIT
 trap '_pw_stop 143' TERM
 trap '_pw_stop 130' INT
 trap '_pw_stop 129' HUP
-trap '_pw_stop 140' USR2
+trap '_pw_stop 138 "the scheduler signalled the end of the time limit (SIGUSR1)"' USR1
+trap '_pw_stop 140 "the scheduler signalled it is about to kill the job (SIGUSR2)"' USR2
 cd "$_pw_dir" || exit 127
 printf '%s\\n' "$$" > "$_pw_dir/job.pid"
 {stage_in}

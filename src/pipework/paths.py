@@ -59,9 +59,7 @@ def cloud(path: str) -> Any:
         return CloudPath(path) if is_cloud(path) else AnyPath(path)  # type: ignore[abstract]
     except Exception as exc:
         extra = {"gs": "gs", "s3": "s3", "az": "azure"}[path[:2]]
-        raise StorageError(
-            f"cannot use {path!r}: {exc}", hint=f"pip install 'pipework[{extra}]'"
-        ) from exc
+        raise StorageError(f"cannot use {path!r}: {exc}", hint=f"pip install 'pipework[{extra}]'") from exc
 
 
 @contextlib.contextmanager
