@@ -51,9 +51,9 @@ class Scheduler(ABC):
     #: The dataclass of this scheduler's ``scheduler_opts``.
     Settings: ClassVar[type[Any]] = NoSettings
     #: First and shortest wait between two status queries, in seconds.
-    min_poll_interval: ClassVar[float] = 1.0
+    min_poll_interval: float = 1.0
     #: Longest wait between two status queries while nothing finishes, in seconds.
-    max_poll_interval: ClassVar[float] = 30.0
+    max_poll_interval: float = 30.0
     #: How long to wait for ``job.rc`` once the scheduler no longer runs a job, in seconds.
     rc_grace: ClassVar[float] = 30.0
     #: How often a transient error is retried before the run fails.

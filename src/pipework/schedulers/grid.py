@@ -49,6 +49,12 @@ class GridScheduler(Scheduler):
     def __init__(self, settings: Any = None, *, run_tag: str = "run") -> None:
         super().__init__(settings, run_tag=run_tag)
         self.user = getpass.getuser()
+        # the adaptive interval's bounds come from the settings when they have them
+        self.min_poll_interval = float(getattr(self.settings, "poll_interval", self.min_poll_interval))
+        self.max_poll_interval = max(
+            self.min_poll_interval, float(getattr(self.settings, "max_poll_interval", self.max_poll_interval))
+        )
+        self._interval = self.min_poll_interval
         self.commands_run: list[list[str]] = []
         self._names: set[str] = set()
 

@@ -58,6 +58,8 @@ class SgeSettings:
         mem_resource: The resource that limits memory, per slot (``h_vmem``; some sites use ``mem_free``).
         gpu_resource: The consumable resource for GPUs (``-l <name>=N``), if the cell has one.
         extra_args: More ``qsub`` arguments.
+        poll_interval: First (and shortest) wait between two status queries, in seconds.
+        max_poll_interval: Longest wait between two status queries while no job ends, in seconds.
         array: Submit a process's jobs as array jobs.
         max_array_size: Most tasks in one array (keep it under the cell's max_aj_tasks).
         qsub: The qsub command.
@@ -71,6 +73,10 @@ class SgeSettings:
     mem_resource: str = field(default="h_vmem", metadata={"help": "memory resource, per slot"})
     gpu_resource: str | None = field(default=None, metadata={"help": "GPU consumable, e.g. gpu"})
     extra_args: list[str] = field(default_factory=list, metadata={"help": "more qsub arguments"})
+    poll_interval: float = field(default=1.0, metadata={"help": "first wait between status queries (s)"})
+    max_poll_interval: float = field(
+        default=30.0, metadata={"help": "longest wait between status queries while nothing ends (s)"}
+    )
     array: bool = field(default=True, metadata={"help": "submit array jobs"})
     max_array_size: int = field(default=1000, metadata={"help": "most tasks in one array"})
     qsub: str = field(default="qsub", metadata={"help": "the qsub command"})

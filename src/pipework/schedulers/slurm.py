@@ -85,6 +85,8 @@ class SlurmSettings:
         account: ``--account``.
         qos: ``--qos``.
         extra_args: More ``sbatch`` arguments, e.g. ``["--constraint=avx2"]``.
+        poll_interval: First (and shortest) wait between two status queries, in seconds.
+        max_poll_interval: Longest wait between two status queries while no job ends, in seconds.
         array: Submit a process's jobs as job arrays.
         max_array_size: Most tasks in one array (keep it under the cluster's MaxArraySize).
         sbatch: The sbatch command.
@@ -96,6 +98,10 @@ class SlurmSettings:
     account: str | None = field(default=None, metadata={"help": "--account"})
     qos: str | None = field(default=None, metadata={"help": "--qos"})
     extra_args: list[str] = field(default_factory=list, metadata={"help": "more sbatch arguments"})
+    poll_interval: float = field(default=1.0, metadata={"help": "first wait between status queries (s)"})
+    max_poll_interval: float = field(
+        default=30.0, metadata={"help": "longest wait between status queries while nothing ends (s)"}
+    )
     array: bool = field(default=True, metadata={"help": "submit job arrays"})
     max_array_size: int = field(default=1000, metadata={"help": "most tasks in one array"})
     sbatch: str = field(default="sbatch", metadata={"help": "the sbatch command"})
