@@ -1,0 +1,223 @@
+"""Engine overhead on the local scheduler, each row measured beside its baseline in the same run.
+
+    python benchmarks/bench_local.py            # full (about 1-2 minutes)
+    python benchmarks/bench_local.py --quick    # smaller workloads (seconds)
+
+Every workload is a generated pipeline file run as a real driver (``python pipeline.py -q``) in a
+temporary directory, so the numbers include interpreter start-up, imports, file I/O and process spawns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+PY = sys.executable
+
+W0 = """
+import asyncio, os, sys
+N, FORKS = int(sys.argv[1]), 8
+
+async def main():
+    sem = asyncio.Semaphore(FORKS)
+    os.makedirs("w0", exist_ok=True)
+    async def one(i):
+        async with sem:
+            proc = await asyncio.create_subprocess_exec("bash", "-c", f"echo {i} > w0/{i}.txt")
+            await proc.wait()
+    await asyncio.gather(*(one(i) for i in range(N)))
+
+asyncio.run(main())
+"""
+
+ONE_PROC = """
+from pipework import Pipeline, Proc
+
+class Many(Proc):
+    input = "i"
+    input_data = list(range({n}))
+    output = "o:file:o.txt"
+    script = "echo {{{{in.i}}}} > {{{{out.o}}}}"
+    export = False
+
+class P(Pipeline):
+    starts = Many
+    forks = 8
+
+if __name__ == "__main__":
+    P.main()
+"""
+
+CHAIN = """
+from pipework import Pipeline, Proc
+
+class Step0(Proc):
+    input = "i"
+    input_data = list(range({n}))
+    output = "o:file:o.txt"
+    script = "echo {{{{in.i}}}} > {{{{out.o}}}}"
+    export = False
+{steps}
+
+class P(Pipeline):
+    starts = Step0
+    forks = 8
+
+if __name__ == "__main__":
+    P.main()
+"""
+
+STEP = """
+class Step{k}(Proc):
+    requires = Step{prev}
+    input = "f:file"
+    output = "o:file:o.txt"
+    script = "cat {{{{in.f}}}} > {{{{out.o}}}}"
+    export = {export}
+"""
+
+
+def chain(n_procs: int, n_jobs: int) -> str:
+    steps = "".join(STEP.format(k=k, prev=k - 1, export=False) for k in range(1, n_procs))
+    return CHAIN.format(n=n_jobs, steps=steps)
+
+
+def timed(argv: list[str], cwd: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of the largest process of a command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    return wall, max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+
+
+def fresh_dir(root: Path, name: str, pipeline: str) -> Path:
+    d = root / name
+    d.mkdir()
+    (d / "pipeline.py").write_text(textwrap.dedent(pipeline))
+    return d
+
+
+def median_of(times: int, fn) -> float:  # type: ignore[no-untyped-def]
+    return statistics.median(fn() for _ in range(times))
+
+
+def import_time(repeat: int = 7) -> tuple[float, float, list[tuple[int, str]]]:
+    def wall(code: str) -> float:
+        start = time.perf_counter()
+        subprocess.run([PY, "-c", code], check=True)
+        return time.perf_counter() - start
+
+    bare = median_of(repeat, lambda: wall("pass"))
+    full = median_of(repeat, lambda: wall("import pipework"))
+    trace = subprocess.run([PY, "-X", "importtime", "-c", "import pipework"], capture_output=True, text=True)
+    rows = []
+    for line in trace.stderr.splitlines()[1:]:
+        parts = line.split("|")
+        if len(parts) == 3:
+            rows.append((int(parts[1]), parts[2].rstrip()))
+    top = sorted((r for r in rows if r[1].strip() != "pipework"), reverse=True)[:5]
+    return full - bare, bare, top
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller workloads")
+    args = ap.parse_args()
+    n1 = 200 if args.quick else 1000
+    n2 = 50 if args.quick else 200
+    n5 = 2000 if args.quick else 10000
+    rows: list[tuple[str, str, str, str, str]] = []
+
+    with tempfile.TemporaryDirectory(prefix="pw-bench-") as tmp:
+        root = Path(tmp)
+        w0dir = fresh_dir(root, "w0", W0)
+        w0, _ = timed([PY, "pipeline.py", str(n1)], w0dir)
+        w1dir = fresh_dir(root, "w1", ONE_PROC.format(n=n1))
+        w1, _ = timed([PY, "pipeline.py", "-q"], w1dir)
+        per_job = (w1 - w0) / n1 * 1000
+        rows.append(
+            (f"W0 floor: plain asyncio, {n1} bash commands, 8 at a time", f"{w0:.2f} s", "", "", "baseline")
+        )
+        rows.append(
+            (
+                f"W1 one process x {n1} jobs, forks 8",
+                f"{w1:.2f} s",
+                f"{w1 / w0:.2f}x W0",
+                f"{per_job:.2f} ms/job over W0",
+                "<= 1.5x W0; < 5 ms/job",
+            )
+        )
+        w3, _ = timed([PY, "pipeline.py", "-q"], w1dir)
+        rows.append(
+            (f"W3 fully cached rerun of W1 ({n1} jobs), whole driver", f"{w3:.2f} s", "", "", "<= 1 s")
+        )
+
+        w2dir = fresh_dir(root, "w2", chain(5, n2))
+        w2, _ = timed([PY, "pipeline.py", "-q"], w2dir)
+        w2_floor, _ = timed([PY, "pipeline.py", str(5 * n2)], fresh_dir(root, "w2floor", W0))
+        rows.append(
+            (
+                f"W2 5-process chain x {n2} jobs",
+                f"{w2:.2f} s",
+                f"{w2 / w2_floor:.2f}x floor",
+                f"floor {w2_floor:.2f} s ({5 * n2} commands)",
+                "",
+            )
+        )
+
+        w4dir = fresh_dir(root, "w4", chain(50, 4))
+        w4, _ = timed([PY, "pipeline.py", "-q"], w4dir)
+        w4_floor, _ = timed([PY, "pipeline.py", "4"], fresh_dir(root, "w4floor", W0))
+        step = (w4 - w4_floor) / 50 * 1000
+        rows.append(
+            (
+                "W4 50-process chain x 4 jobs",
+                f"{w4:.2f} s",
+                f"{step:.0f} ms per process step",
+                "no fixed sleeps between steps",
+                "steps << 1 s",
+            )
+        )
+
+        w5dir = fresh_dir(root, "w5", ONE_PROC.format(n=n5))
+        w5, rss = timed([PY, "pipeline.py", "-q"], w5dir)
+        rows.append(
+            (
+                f"W5 one process x {n5} jobs: driver peak RSS",
+                f"{rss / 1024:.0f} MB",
+                f"wall {w5:.1f} s",
+                f"{(w5 / n5) * 1000:.2f} ms/job",
+                "< 300 MB",
+            )
+        )
+
+    imp, bare, top = import_time()
+    rows.append(
+        (
+            "import pipework (minus bare interpreter start)",
+            f"{imp:.3f} s",
+            f"bare python {bare:.3f} s",
+            "",
+            "< 0.3 s",
+        )
+    )
+
+    print("| workload | pipework | vs baseline | detail | target |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print("\nheaviest imports under pipework (self+children, us):")
+    for us, name in top:
+        print(f"  {us:>8}  {name.strip()}")
+
+
+if __name__ == "__main__":
+    main()
