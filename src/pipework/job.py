@@ -150,11 +150,11 @@ exit "$_pw_rc"
 def launch_argv(job: Job) -> list[str]:
     """The command a scheduler runs to execute a job, the same for every scheduler.
 
-    A job in a local workdir runs its wrapper with bash. A job in a cloud workdir runs
-    ``python -m pipework.stage run <job dir URL>`` with the driver's interpreter, which fetches the
-    wrapper, stages inputs in, runs it and stages outputs and ``job.rc`` out (cluster nodes must share
-    the driver's Python environment).
+    A job in a local workdir runs its wrapper with bash. A job in a cloud workdir, or with cloud inputs,
+    runs ``python -m pipework.stage run <job dir>`` with the driver's interpreter, which stages inputs
+    in, runs the wrapper and stages outputs and ``job.rc`` out (cluster nodes must share the driver's
+    Python environment).
     """
-    if job.dir.startswith(("gs://", "s3://", "az://")):
+    if job.dir.startswith(("gs://", "s3://", "az://")) or "stage" in job.extra:
         return [sys.executable, "-m", "pipework.stage", "run", job.dir]
     return ["bash", job.path("job.wrapper")]

@@ -256,6 +256,127 @@ def glob(pattern: str) -> list[str]:
         return [str(p) for p in cloud(root).glob(key)] if key else [root]
 
 
+def split_url(url: str) -> tuple[str, str, str]:
+    """``gs://bucket/a/b`` -> ``("gs", "bucket", "a/b")``."""
+    scheme, _, rest = url.partition("://")
+    bucket, _, key = rest.partition("/")
+    return scheme, bucket, key
+
+
+def list_prefix(url: str) -> dict[str, tuple[int, float]]:
+    """Every object under a cloud prefix with its size and update time: ONE listing (paged), no stat.
+
+    Returns:
+        ``{object URL: (size in bytes, mtime in seconds)}``; empty when nothing is there.
+
+    Raises:
+        StorageError: If the bucket cannot be listed (missing, no permission, no credentials).
+    """
+    scheme, bucket, key = split_url(url)
+    prefix = key.rstrip("/") + "/" if key else ""
+    out: dict[str, tuple[int, float]] = {}
+    with _storage_errors(url, "list"):
+        client = cloud(url).client
+        if scheme == "s3":
+            pages = client.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    out[f"s3://{bucket}/{obj['Key']}"] = (int(obj["Size"]), obj["LastModified"].timestamp())
+        elif scheme == "gs":
+            for blob in client.client.list_blobs(bucket, prefix=prefix):
+                out[f"gs://{bucket}/{blob.name}"] = (int(blob.size or 0), blob.updated.timestamp())
+        else:
+            container = client.service_client.get_container_client(bucket)
+            for blob in container.list_blobs(name_starts_with=prefix):
+                out[f"az://{bucket}/{blob.name}"] = (int(blob.size), blob.last_modified.timestamp())
+    return out
+
+
+def stat_many(urls: list[str]) -> dict[str, tuple[int, float] | None]:
+    """Stat many paths with as few requests as possible: cloud URLs sharing a prefix are answered by one
+    listing of that prefix (a directory's size is the total of its objects, its mtime the newest).
+
+    Returns:
+        ``{path: (size, mtime) or None when it does not exist}``.
+    """
+    out: dict[str, tuple[int, float] | None] = {u: stat(u) for u in urls if not is_cloud(u)}
+    cloud_urls = [u for u in urls if is_cloud(u)]
+    if not cloud_urls:
+        return out
+    listed: dict[str, tuple[int, float]] = {}
+    for prefix in _common_prefixes(cloud_urls):
+        listed.update(list_prefix(prefix))
+    for url in cloud_urls:
+        if url in listed:
+            out[url] = listed[url]
+            continue
+        below = [v for k, v in listed.items() if k.startswith(url.rstrip("/") + "/")]
+        out[url] = (sum(v[0] for v in below), max(v[1] for v in below)) if below else None
+    return out
+
+
+def _common_prefixes(urls: list[str]) -> list[str]:
+    """One prefix per bucket: the deepest directory all of that bucket's URLs are under."""
+    by_bucket: dict[str, list[list[str]]] = {}
+    for url in urls:
+        scheme, bucket, key = split_url(url)
+        by_bucket.setdefault(f"{scheme}://{bucket}", []).append(key.split("/")[:-1])
+    prefixes = []
+    for root, parts in by_bucket.items():
+        common: list[str] = []
+        for level in zip(*parts, strict=False):
+            if len(set(level)) != 1:
+                break
+            common.append(level[0])
+        prefixes.append(f"{root}/{'/'.join(common)}" if common else root)
+    return prefixes
+
+
+def download(url: str, dest: str) -> None:
+    """Copy a cloud file or directory (prefix) to a local path.
+
+    Raises:
+        StorageError: If it is missing or cannot be read.
+    """
+    with _storage_errors(url, "download"):
+        source = cloud(url)
+        if source.is_dir():
+            source.download_to(dest)
+        else:
+            os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
+            source.download_to(dest)
+
+
+def upload(src: str, url: str) -> None:
+    """Copy a local file or directory to a cloud URL (objects appear whole; sizes are verified).
+
+    Raises:
+        StorageError: If the upload fails or an object's size does not match.
+    """
+    with _storage_errors(url, "upload to"):
+        target = cloud(url)
+        if os.path.isdir(src):
+            for root, _, files in os.walk(src):
+                for name in files:
+                    full = os.path.join(root, name)
+                    _copy_verify(_LocalFile(full), target / os.path.relpath(full, src))
+        else:
+            _copy_verify(_LocalFile(src), target)
+
+
+class _LocalFile:
+    """A local file as ``_copy_verify`` sees it (it uploads what is not a cloud path)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def stat(self) -> os.stat_result:
+        return os.stat(self.path)
+
+    def __fspath__(self) -> str:
+        return self.path
+
+
 def _link_or_copy(src: str, dst: str) -> None:
     """Hard-link when possible (instant, no extra space), else copy with metadata."""
     try:
@@ -313,22 +434,34 @@ def _export_cloud(src: str, dest: str) -> None:
     """Upload (or copy between buckets) then verify the size; directories get a completion marker."""
     with _storage_errors(dest, "export to"):
         target = cloud(dest)
+        if not is_cloud(src):
+            if os.path.isdir(src):
+                marker = target / ".pipework-complete"
+                if marker.exists():
+                    marker.unlink()  # the old export is no longer complete while it is replaced
+                upload(src, dest)
+                marker.write_text("")
+            else:
+                _copy_verify(_LocalFile(src), target)
+            return
         source = cloud(src)
         if source.is_dir():
+            marker = target / ".pipework-complete"
+            if marker.exists():
+                marker.unlink()
             for sub in source.rglob("*"):
                 if sub.is_file():
-                    rel = str(sub.relative_to(source))
-                    _copy_verify(sub, target / rel)
-            (target / ".pipework-complete").write_text("")
+                    _copy_verify(sub, target / str(sub.relative_to(source)))
+            marker.write_text("")
         else:
             _copy_verify(source, target)
 
 
 def _copy_verify(source: Any, target: Any) -> None:
-    if hasattr(source, "copy") and not isinstance(source, os.PathLike):
-        source.copy(target, force_overwrite_to_cloud=True)
+    if isinstance(source, os.PathLike) or not hasattr(source, "copy"):
+        target.upload_from(os.fspath(source), force_overwrite_to_cloud=True)
     else:
-        target.upload_from(source, force_overwrite_to_cloud=True)
+        source.copy(target, force_overwrite_to_cloud=True)
     want = source.stat().st_size
     got = target.stat().st_size
     if want != got:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,7 @@ from .channel import Channel
 from .errors import JobFailed, PipeworkError, SpecError, StorageError
 from .job import Job, render_wrapper
 from .spec import ProcSpec, is_callable_data
+from .stage import MANIFEST, Manifest, local_input, stage_root
 from .state import JobState
 from .store import JobRecord
 from .template import CompiledTemplate, Namespace
@@ -149,6 +151,7 @@ class ProcRunner:
         }
         proc_namespace = Namespace(proc_ctx)
         envs = Namespace(spec.envs)
+        cloud_dir = paths.is_cloud(self.dir)
         jobs = []
         for index, row in enumerate(channel.rows):
             inputs = {s.name: _normalise_input(s.type, v) for s, v in zip(spec.inputs, row, strict=False)}
@@ -161,27 +164,42 @@ class ProcRunner:
                 inputs=inputs,
                 outputs={},
             )
-            job_ctx = {
+            # a job with files on a bucket runs on local paths under its stage dir (see pipework.stage)
+            cloud_inputs = [v for v in _path_values(spec, inputs) if paths.is_cloud(v)]
+            staged = cloud_dir or bool(cloud_inputs)
+            local = os.path.join(stage_root(), self.run.tag, spec.name, str(index)) if cloud_dir else jobdir
+            seen_in = {url: local_input(url, local) for url in cloud_inputs}
+            job_ctx: dict[str, Any] = {
                 "index": index,
-                "dir": jobdir,
-                "outdir": job.output_dir,
-                "stdout": job.path("job.stdout"),
-                "stderr": job.path("job.stderr"),
-                "script": job.path("job.script"),
+                "dir": local,
+                "outdir": os.path.join(local, "output") if cloud_dir else job.output_dir,
+                "stdout": os.path.join(local, "job.stdout") if cloud_dir else job.path("job.stdout"),
+                "stderr": os.path.join(local, "job.stderr") if cloud_dir else job.path("job.stderr"),
+                "script": os.path.join(local, "job.script") if cloud_dir else job.path("job.script"),
             }
             ctx: dict[str, Any] = {
-                "in": Namespace(inputs),
+                "in": Namespace(_localised(inputs, seen_in)),
                 "job": Namespace(job_ctx),
                 "proc": proc_namespace,
                 "envs": envs,
             }
+            rendered_out: dict[str, Any] = {}
+            uploads: list[list[str]] = []
             for out in spec.outputs:
                 value = self._outputs[out.name].render(ctx, job=index).strip()
+                rendered_out[out.name] = value
                 if out.type != "var" and not (value.startswith("/") or paths.is_cloud(value)):
+                    rendered_out[out.name] = os.path.join(job_ctx["outdir"], value)
                     value = paths.join(job.output_dir, value)
+                    if cloud_dir:
+                        uploads.append([rendered_out[out.name], value])
                 job.outputs[out.name] = value
-            ctx["out"] = Namespace(job.outputs)
+            ctx["out"] = Namespace(rendered_out)
             job.script = self._script.render(ctx, job=index)
+            if staged:
+                job.extra["stage"] = Manifest(
+                    stage_dir=local, inputs=[[u, p] for u, p in seen_in.items()], outputs=uploads
+                )
             jobs.append(job)
         self.jobs = jobs
         return jobs
@@ -324,6 +342,25 @@ class ProcRunner:
             await self.run.hook("on_job_submitted", proc=self.spec.name, index=job.index, jid=job.jid)
 
 
+def _path_values(spec: ProcSpec, inputs: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for s in spec.inputs:
+        if s.is_path:
+            value = inputs[s.name]
+            out.extend(value if isinstance(value, list) else [value])
+    return [str(v) for v in out]
+
+
+def _localised(inputs: dict[str, Any], seen: dict[str, str]) -> dict[str, Any]:
+    """Input values as the script sees them: cloud URLs replaced by their staged local paths."""
+    if not seen:
+        return inputs
+    return {
+        k: [seen.get(x, x) for x in v] if isinstance(v, list) else seen.get(v, v) if isinstance(v, str) else v
+        for k, v in inputs.items()
+    }
+
+
 def _normalise_input(typ: str, value: Any) -> Any:
     if typ == "var":
         return value
@@ -401,20 +438,43 @@ def check_cache(jobs: Sequence[Job], cache: Any) -> None:
 
 
 def _clean(jobs: list[Job]) -> None:
-    """Remove what a previous attempt left and write the script and wrapper."""
+    """Remove what a previous attempt left and write the script, wrapper (and stage manifest)."""
     for job in jobs:
         job.extra.pop("maybe_running", None)
-        for name in ("job.rc", "job.stdout", "job.stderr", "job.jid", "job.pid", "job.signature.json"):
-            paths.remove(job.path(name))
-        paths.rmtree(job.output_dir)
-        paths.makedirs(job.output_dir)
-        for out in job.spec.outputs:
-            if out.type == "dir":
-                paths.makedirs(str(job.outputs[out.name]))
-            elif out.type == "file":
-                paths.makedirs(os.path.dirname(str(job.outputs[out.name])))
+        manifest: Manifest | None = job.extra.get("stage")
+        if paths.is_cloud(job.dir):
+            paths.rmtree(job.dir)  # one listing and deletes; a bucket has no directories to make
+        else:
+            for name in ("job.rc", "job.stdout", "job.stderr", "job.jid", "job.pid", "job.signature.json"):
+                paths.remove(job.path(name))
+            paths.rmtree(job.output_dir)
+            paths.makedirs(job.output_dir)
+            for out in job.spec.outputs:
+                if out.type == "dir":
+                    paths.makedirs(str(job.outputs[out.name]))
+                elif out.type == "file":
+                    paths.makedirs(os.path.dirname(str(job.outputs[out.name])))
         paths.write_text(job.path("job.script"), job.script)
-        paths.write_text(job.path("job.wrapper"), render_wrapper(job))
+        run_dir = manifest.stage_dir if manifest is not None else None
+        paths.write_text(job.path("job.wrapper"), render_wrapper(job, run_dir=run_dir, **_dir_lines(job)))
+        if manifest is not None:
+            paths.write_text(job.path(MANIFEST), manifest.to_json())
+
+
+def _dir_lines(job: Job) -> dict[str, str]:
+    """Wrapper lines that create a staged job's dir outputs before its script runs."""
+    manifest: Manifest | None = job.extra.get("stage")
+    if manifest is None or not paths.is_cloud(job.dir):
+        return {}
+    dirs = [local for local, url in manifest.outputs if _is_dir_output(job, url)]
+    files = [local for local, url in manifest.outputs if not _is_dir_output(job, url)]
+    lines = [f"mkdir -p {shlex.quote(d)}" for d in dirs]
+    lines += [f"mkdir -p {shlex.quote(os.path.dirname(f))}" for f in files]
+    return {"stage_in": "\n".join(lines)}
+
+
+def _is_dir_output(job: Job, url: str) -> bool:
+    return any(o.type == "dir" and job.outputs[o.name] == url for o in job.spec.outputs)
 
 
 def _finish(jobs: list[Job]) -> list[tuple[Job, JobFailed | None]]:

@@ -1,0 +1,157 @@
+"""Staging: how a job whose files are on a bucket runs on local paths.
+
+The engine renders such a job's script against local paths under a stage directory and writes a
+manifest, ``job.stage.json``, to the job directory. The scheduler then runs::
+
+    python -m pipework.stage run <job dir>          # the job dir may be gs://, s3://, az:// or local
+
+which fetches the wrapper and script (cloud job dir), downloads the cloud inputs, runs the unchanged job
+wrapper, uploads the declared outputs of a successful script, then stdout, stderr and finally ``job.rc``
+(so a reader never sees an rc before the outputs are in place), and removes what it staged. Users never
+call a cloud CLI in their scripts. A failed upload fails the job, with the reason in its stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from . import paths
+from .errors import StorageError
+
+__all__ = ["MANIFEST", "Manifest", "local_input", "run", "stage_root"]
+
+MANIFEST = "job.stage.json"
+_META = ("job.stdout", "job.stderr", "job.pid")
+
+
+def stage_root() -> str:
+    """Where jobs are staged: ``$PIPEWORK_STAGE_DIR``, else ``<tmp>/pipework-stage``.
+
+    The engine renders paths under it on the driver, so it must name the same place on every machine
+    that runs jobs (a local disk path that exists on each node).
+    """
+    return os.environ.get("PIPEWORK_STAGE_DIR") or os.path.join(tempfile.gettempdir(), "pipework-stage")
+
+
+def local_input(url: str, stage_dir: str) -> str:
+    """The local path a cloud input is staged at: ``<stage dir>/in/<scheme>/<bucket>/<key>``."""
+    scheme, bucket, key = paths.split_url(url)
+    return os.path.join(stage_dir, "in", scheme, bucket, key)
+
+
+@dataclass
+class Manifest:
+    """What to stage for one job.
+
+    Attributes:
+        stage_dir: The local directory the wrapper runs in.
+        inputs: ``[cloud URL, local path]`` pairs to download before the script.
+        outputs: ``[local path, cloud URL]`` pairs to upload after a successful script.
+    """
+
+    stage_dir: str
+    inputs: list[list[str]] = field(default_factory=list)
+    outputs: list[list[str]] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        """The manifest as JSON text."""
+        return json.dumps({"stage_dir": self.stage_dir, "inputs": self.inputs, "outputs": self.outputs})
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        """Read a manifest."""
+        data = json.loads(text)
+        return cls(stage_dir=data["stage_dir"], inputs=data["inputs"], outputs=data["outputs"])
+
+
+def _note(stage_dir: str, message: str) -> None:
+    with open(os.path.join(stage_dir, "job.stderr"), "a") as fh:
+        fh.write(f"pipework: {message}\n")
+
+
+def run(jobdir: str) -> int:
+    """Stage a job in, run its wrapper, stage it out; return its return code."""
+    remote = paths.is_cloud(jobdir)
+    manifest = Manifest.from_json(paths.read_text(paths.join(jobdir, MANIFEST)))
+    sd = manifest.stage_dir
+    if remote:
+        paths.rmtree(sd)
+        os.makedirs(os.path.join(sd, "output"), exist_ok=True)
+        for name in ("job.script", "job.wrapper"):
+            paths.download(paths.join(jobdir, name), os.path.join(sd, name))
+    rc = 0
+    try:
+        for url, local in manifest.inputs:
+            paths.download(url, local)
+    except StorageError as exc:
+        _note(sd, f"staging the inputs failed: {exc}")
+        rc = 1
+    if rc == 0:
+        rc = _run_wrapper(os.path.join(sd, "job.wrapper"), sd)
+    if rc == 0:
+        try:
+            for local, url in manifest.outputs:
+                if os.path.exists(local):  # a missing output is reported by the engine, by name
+                    paths.upload(local, url)
+        except StorageError as exc:
+            _note(sd, f"uploading the outputs failed: {exc}")
+            rc = 1
+    if remote:
+        for name in _META:
+            if os.path.exists(os.path.join(sd, name)):
+                paths.upload(os.path.join(sd, name), paths.join(jobdir, name))
+        paths.write_text(paths.join(jobdir, "job.rc"), f"{rc}\n")  # last: the job is done
+        paths.rmtree(sd)
+    else:
+        paths.atomic_write_text(os.path.join(sd, "job.rc"), f"{rc}\n")
+        paths.rmtree(os.path.join(sd, "in"))
+    _clear_client_caches(manifest)
+    return rc
+
+
+def _run_wrapper(wrapper: str, stage_dir: str) -> int:
+    """Run the job wrapper; SIGTERM/SIGINT reach it as a member of the job's process group, and this
+    process waits for it so that ``job.rc`` is still uploaded."""
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: None)
+    proc = subprocess.Popen(["bash", wrapper], cwd=stage_dir, stdin=subprocess.DEVNULL)
+    code = proc.wait()
+    try:
+        with open(os.path.join(stage_dir, "job.rc")) as fh:
+            text = fh.read()
+        return int(text) if text.endswith("\n") else code
+    except (OSError, ValueError):
+        return code if code >= 0 else 128 - code
+
+
+def _clear_client_caches(manifest: Manifest) -> None:
+    """Empty cloudpathlib's local file cache (``CLOUDPATHLIB_LOCAL_CACHE_DIR``) after each job."""
+    for url, _ in manifest.inputs[:1] + [[u, ""] for _, u in manifest.outputs[:1]]:
+        # a cache that cannot be cleared costs disk, not correctness
+        with contextlib.suppress(Exception):
+            paths.cloud(url).client.clear_cache()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m pipework.stage run <job dir>``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 2 or args[0] != "run":
+        print("usage: python -m pipework.stage run <job dir>", file=sys.stderr)
+        return 2
+    try:
+        return run(args[1])
+    except StorageError as exc:
+        print(f"pipework.stage: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
