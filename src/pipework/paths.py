@@ -77,7 +77,45 @@ def _storage_errors(path: str, action: str) -> Iterator[None]:
     except OSError as exc:
         raise StorageError(f"cannot {action} {path!r}: {exc.strerror or exc}") from exc
     except Exception as exc:  # cloud SDK errors carry their own class names
-        raise StorageError(f"cannot {action} {path!r}: {type(exc).__name__}: {exc}") from exc
+        raise _cloud_error(path, action, exc) from exc
+
+
+_CREDENTIALS = {
+    "gs": "GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login` "
+    "(STORAGE_EMULATOR_HOST for an emulator)",
+    "s3": "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE (AWS_ENDPOINT_URL for another S3)",
+    "az": "AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_URL with a signed-in identity",
+}
+
+
+def _cloud_error(path: str, action: str, exc: Exception) -> StorageError:
+    """Name what went wrong with a cloud request, and the fix: missing bucket, credentials, permission."""
+    scheme = path.partition("://")[0]
+    bucket = split_url(path)[1] if is_cloud(path) else ""
+    text = f"{type(exc).__name__}: {exc}"
+    lowered = text.lower()
+    if any(
+        s in lowered for s in ("nosuchbucket", "containernotfound", "the specified container does not exist")
+    ) or ("notfound" in lowered.replace(" ", "") and "bucket" in lowered):
+        return StorageError(
+            f"cannot {action} {path!r}: the bucket {bucket!r} does not exist",
+            hint="create it, or fix the URL",
+        )
+    if any(
+        s in lowered
+        for s in ("defaultcredentialserror", "nocredentialserror", "unable to locate credentials")
+    ):
+        return StorageError(
+            f"cannot {action} {path!r}: no credentials for {scheme}://",
+            hint=f"set {_CREDENTIALS.get(scheme)}",
+        )
+    if any(s in lowered for s in ("accessdenied", "forbidden", "403", "authenticationfailed", "authorization",
+                                  "invalidaccesskeyid", "signaturedoesnotmatch")):  # fmt: skip
+        return StorageError(
+            f"cannot {action} {path!r}: permission denied ({text.splitlines()[0][:160]})",
+            hint=f"check the credentials ({_CREDENTIALS.get(scheme)}) and their rights on bucket {bucket!r}",
+        )
+    return StorageError(f"cannot {action} {path!r}: {text.splitlines()[0][:300]}")
 
 
 def resolve(path: str) -> str:
@@ -154,7 +192,7 @@ def stat(path: str) -> tuple[int, float] | None:
 
 
 def read_text(path: str) -> str:
-    """Read a text file.
+    """Read a text file (a cloud object in one request).
 
     Raises:
         StorageError: If it cannot be read.
@@ -163,11 +201,11 @@ def read_text(path: str) -> str:
         if not is_cloud(path):
             with open(path, encoding="utf-8", errors="replace") as fh:
                 return fh.read()
-        return str(cloud(path).read_text())
+        return _get_object(path).decode("utf-8", errors="replace")
 
 
 def write_text(path: str, text: str) -> None:
-    """Write a text file (cloud objects appear whole or not at all).
+    """Write a text file (a cloud object in one request; it appears whole or not at all).
 
     Raises:
         StorageError: If it cannot be written.
@@ -177,7 +215,49 @@ def write_text(path: str, text: str) -> None:
             with open(path, "w", encoding="utf-8") as fh:
                 fh.write(text)
             return
-        cloud(path).write_text(text)
+        _put_object(path, text.encode("utf-8"))
+
+
+def _get_object(url: str) -> bytes:
+    """One GET through the SDK of the URL's cloud (cloudpathlib's reads cost several requests).
+
+    Raises:
+        FileNotFoundError: If there is no such object.
+    """
+    scheme, bucket, key = split_url(url)
+    client = cloud(url).client
+    try:
+        if scheme == "s3":
+            return bytes(client.client.get_object(Bucket=bucket, Key=key)["Body"].read())
+        if scheme == "gs":
+            return bytes(client.client.bucket(bucket).blob(key).download_as_bytes())
+        blob = client.service_client.get_blob_client(container=bucket, blob=key)
+        return bytes(blob.download_blob().readall())
+    except Exception as exc:
+        if _is_not_found(exc):
+            raise FileNotFoundError(url) from exc
+        raise
+
+
+def _put_object(url: str, data: bytes) -> None:
+    """One PUT through the SDK of the URL's cloud."""
+    scheme, bucket, key = split_url(url)
+    client = cloud(url).client
+    if scheme == "s3":
+        client.client.put_object(Bucket=bucket, Key=key, Body=data)
+    elif scheme == "gs":
+        client.client.bucket(bucket).blob(key).upload_from_string(data)
+    else:
+        client.service_client.get_blob_client(container=bucket, blob=key).upload_blob(data, overwrite=True)
+
+
+def _is_not_found(exc: Exception) -> bool:
+    name = type(exc).__name__
+    if name in ("NotFound", "NoSuchKey", "ResourceNotFoundError"):
+        return True
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return code in ("404", "NoSuchKey", "NotFound")
 
 
 def atomic_write_text(path: str, text: str) -> None:
@@ -219,9 +299,18 @@ def remove(path: str) -> None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
             return
-        cp = cloud(path)
-        if cp.exists():
-            cp.unlink()
+        scheme, bucket, key = split_url(path)
+        client = cloud(path).client
+        try:
+            if scheme == "s3":
+                client.client.delete_object(Bucket=bucket, Key=key)
+            elif scheme == "gs":
+                client.client.bucket(bucket).blob(key).delete()
+            else:
+                client.service_client.get_blob_client(container=bucket, blob=key).delete_blob()
+        except Exception as exc:
+            if not _is_not_found(exc):
+                raise
 
 
 def rmtree(path: str) -> None:
@@ -353,14 +442,16 @@ def upload(src: str, url: str) -> None:
     Raises:
         StorageError: If the upload fails or an object's size does not match.
     """
-    with _storage_errors(url, "upload to"):
-        target = cloud(url)
-        if os.path.isdir(src):
-            for root, _, files in os.walk(src):
-                for name in files:
-                    full = os.path.join(root, name)
+    target = cloud(url)
+    if os.path.isdir(src):
+        for root, _, files in os.walk(src):
+            for name in files:
+                full = os.path.join(root, name)
+                dest = f"{url.rstrip('/')}/{os.path.relpath(full, src)}"
+                with _storage_errors(full, f"upload to {dest!r} the file"):
                     _copy_verify(_LocalFile(full), target / os.path.relpath(full, src))
-        else:
+    else:
+        with _storage_errors(src, f"upload to {url!r} the file"):
             _copy_verify(_LocalFile(src), target)
 
 

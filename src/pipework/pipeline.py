@@ -166,7 +166,7 @@ class Pipeline:
         except StorageError as exc:
             raise StorageError(
                 f"workdir {config.workdir!r} is not writable: {exc.message}",
-                hint="choose another workdir (--workdir or the workdir attribute)",
+                hint=exc.hint or "choose another workdir (--workdir or the workdir attribute)",
             ) from exc
         started = time.monotonic()
         await run.open_store(config.scheduler)

@@ -95,7 +95,11 @@ class RunLock:
         """
         me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
         if paths.is_cloud(self.path):
-            self._check_other(paths.read_text(self.path) if paths.exists(self.path) else "")
+            try:
+                other = paths.read_text(self.path)
+            except StorageError:
+                other = ""  # no lock object (a real error shows again when the lock is written)
+            self._check_other(other)
             paths.write_text(self.path, json.dumps(me))
             self.held = True
             return

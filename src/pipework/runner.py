@@ -264,8 +264,18 @@ class ProcRunner:
                     jobs=records,
                 )
         ok = [j for j in jobs if j.state in (JobState.DONE, JobState.CACHED)]
+        if paths.is_cloud(self.dir) and any(j.state is JobState.DONE for j in ok):
+            sigs = {j.index: j.extra["signature"] for j in ok if j.extra.get("signature")}
+            await asyncio.to_thread(signature.write_manifest, self.dir, sigs)
         if targets:
-            await asyncio.to_thread(_export, [(j.outputs[o], d) for d, (j, o) in targets.items() if j in ok])
+            try:
+                await asyncio.to_thread(
+                    _export, [(j.outputs[o], d) for d, (j, o) in targets.items() if j in ok]
+                )
+            except StorageError as exc:
+                exc.proc = spec.name
+                exc.message = f"exporting its outputs failed: {exc.message}"
+                raise
         result = ProcResult(
             name=spec.name,
             channel=Channel(
@@ -417,24 +427,50 @@ def check_inputs(jobs: Sequence[Job]) -> None:
 
 
 def check_cache(jobs: Sequence[Job], cache: Any) -> None:
-    """Set each job's ``cache_reason`` (empty: cached, state CACHED). Reads only. Blocking."""
+    """Set each job's ``cache_reason`` (empty: cached, state CACHED). Reads only. Blocking.
+
+    On a bucket, the requests do not grow with the jobs: one listing of the process's prefix answers
+    which signatures, outputs, job.jid and job.rc exist, one listing per input prefix gives the input
+    facts, and one object holds all the process's signatures.
+    """
+    if not jobs:
+        return
     content = cache == "content"
+    proc_dir = jobs[0].dir.rsplit("/", 1)[0]
+    listing: dict[str, tuple[int, float]] | None = None
+    stored: dict[int, dict[str, Any]] = {}
+    if paths.is_cloud(proc_dir):
+        listing = paths.list_prefix(proc_dir)
+        if paths.join(proc_dir, signature.MANIFEST) in listing:
+            stored = signature.read_manifest(proc_dir)
+    cloud_inputs = sorted({p for j in jobs for p in signature.input_paths(j) if paths.is_cloud(p)})
+    stats = paths.stat_many(cloud_inputs) if cloud_inputs and cache is not False else None
     for job in jobs:
         if cache is False:
             job.cache_reason = "cache disabled"
         else:
-            facts = signature.file_facts(job, content=content)
+            facts = signature.file_facts(job, content=content, stats=stats)
             job.extra["signature"] = new = signature.make(job, facts)
-            reason = signature.compare(signature.read(job), new)
+            if listing is None:
+                old = signature.read(job)
+            elif job.index in stored:
+                old = stored[job.index]
+            else:
+                old = signature.read(job) if job.path("job.signature.json") in listing else None
+            reason = signature.compare(old, new)
             if not reason:
-                gone = signature.missing_outputs(job)
+                gone = signature.missing_outputs(job, listing)
                 if gone:
                     reason = f"output {gone[0]!r} missing ({job.outputs[gone[0]]})"
             job.cache_reason = reason
         if not job.cache_reason:
             job.state = JobState.CACHED
-        elif paths.exists(job.path("job.jid")) and not paths.exists(job.path("job.rc")):
+        elif _exists(job.path("job.jid"), listing) and not _exists(job.path("job.rc"), listing):
             job.extra["maybe_running"] = True  # a previous driver's job: try to reattach first
+
+
+def _exists(path: str, listing: dict[str, tuple[int, float]] | None) -> bool:
+    return path in listing if listing is not None else paths.exists(path)
 
 
 def _clean(jobs: list[Job]) -> None:
@@ -497,6 +533,7 @@ def _finish(jobs: list[Job]) -> list[tuple[Job, JobFailed | None]]:
                     sig = job.extra.get("signature") or signature.make(
                         job, signature.file_facts(job, content=job.spec.cache == "content")
                     )
+                    job.extra["signature"] = sig
                     signature.write(job, sig)
                 except StorageError as exc:
                     job.state = JobState.FAILED
@@ -536,9 +573,19 @@ def _failure(job: Job, message: str, *, hint: str | None = None) -> JobFailed:
 
 
 def _export(pairs: list[tuple[str, str]]) -> None:
+    """Export outputs; on a bucket, what one listing shows is already exported (same size, not older)
+    is kept, so a cached rerun uploads nothing."""
+    cloudy = [p for pair in pairs for p in pair if paths.is_cloud(p)]
+    known = paths.stat_many(cloudy) if cloudy else {}
     for src, dest in pairs:
-        if not paths.is_exported(src, dest):
-            paths.export(src, dest)
+        if paths.is_cloud(src) or paths.is_cloud(dest):
+            a = known.get(src) if paths.is_cloud(src) else paths.stat(src)
+            b = known.get(dest) if paths.is_cloud(dest) else paths.stat(dest)
+            if a is not None and b is not None and a[0] == b[0] and b[1] >= a[1]:
+                continue
+        elif paths.is_exported(src, dest):
+            continue
+        paths.export(src, dest)
 
 
 def count_states(jobs: Sequence[Job]) -> Mapping[JobState, int]:

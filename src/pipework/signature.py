@@ -17,7 +17,10 @@ from typing import Any
 from . import paths
 from .job import Job
 
-__all__ = ["VERSION", "compare", "file_facts", "make", "missing_outputs"]
+__all__ = ["MANIFEST", "VERSION", "compare", "file_facts", "make", "missing_outputs"]
+
+#: Per-process file holding every job's signature, so a rerun on a bucket reads one object per process.
+MANIFEST = ".pw-signatures.json"
 
 VERSION = 1
 
@@ -63,20 +66,32 @@ def _feed(h: Any, path: str) -> None:
             h.update(block)
 
 
-def file_facts(job: Job, *, content: bool) -> dict[str, list[Any]]:
+def file_facts(
+    job: Job, *, content: bool, stats: Mapping[str, tuple[int, float] | None] | None = None
+) -> dict[str, list[Any]]:
     """Stat (or hash, with ``content=True``) every input file of a job. Blocking.
+
+    Args:
+        job: The job.
+        content: Hash local files instead of taking their size and mtime.
+        stats: Facts already known (from one listing of a bucket prefix); others are stat'ed.
 
     Returns:
         ``{input name: [[path, size, mtime] or [path, hash], ...]}``; a missing file has None facts.
     """
     facts: dict[str, list[Any]] = {}
     for name, path in _input_paths(job):
-        if content:
+        if content and not paths.is_cloud(path):
             facts.setdefault(name, []).append([path, _hash_path(path)])
         else:
-            st = paths.stat(path)
+            st = stats[path] if stats is not None and path in stats else paths.stat(path)
             facts.setdefault(name, []).append([path, *(st if st else (None, None))])
     return facts
+
+
+def input_paths(job: Job) -> list[str]:
+    """Every input path of a job (files and directories, local or cloud)."""
+    return [path for _, path in _input_paths(job)]
 
 
 def make(job: Job, facts: Mapping[str, list[Any]]) -> dict[str, Any]:
@@ -122,13 +137,26 @@ def compare(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str:
     return ""
 
 
-def missing_outputs(job: Job) -> list[str]:
-    """Names of the job's declared file/dir outputs that do not exist. Blocking."""
-    return [
-        spec.name
-        for spec in job.spec.outputs
-        if spec.type != "var" and not paths.exists(str(job.outputs[spec.name]))
-    ]
+def missing_outputs(job: Job, listing: Mapping[str, Any] | None = None) -> list[str]:
+    """Names of the job's declared file/dir outputs that do not exist. Blocking.
+
+    Args:
+        job: The job.
+        listing: Objects known to exist (one listing of the job's bucket prefix); cloud outputs are
+            looked up there instead of one request each.
+    """
+    missing = []
+    for spec in job.spec.outputs:
+        if spec.type == "var":
+            continue
+        path = str(job.outputs[spec.name])
+        if listing is not None and paths.is_cloud(path):
+            found = path in listing or any(k.startswith(path.rstrip("/") + "/") for k in listing)
+        else:
+            found = paths.exists(path)
+        if not found:
+            missing.append(spec.name)
+    return missing
 
 
 def read(job: Job) -> dict[str, Any] | None:
@@ -143,6 +171,20 @@ def read(job: Job) -> dict[str, Any] | None:
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
+
+
+def read_manifest(proc_dir: str) -> dict[int, dict[str, Any]]:
+    """The signatures of a process's jobs from its manifest (empty when there is none). Blocking."""
+    try:
+        data = json.loads(paths.read_text(paths.join(proc_dir, MANIFEST)))
+    except Exception:
+        return {}
+    return {int(k): v for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def write_manifest(proc_dir: str, signatures: Mapping[int, Mapping[str, Any]]) -> None:
+    """Write the signatures of a process's finished jobs in one object. Blocking."""
+    paths.write_text(paths.join(proc_dir, MANIFEST), json.dumps({str(k): v for k, v in signatures.items()}))
 
 
 def write(job: Job, signature: Mapping[str, Any]) -> None:

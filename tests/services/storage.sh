@@ -20,6 +20,7 @@ export AWS_DEFAULT_REGION=us-east-1
 export STORAGE_EMULATOR_HOST=http://127.0.0.1:4443
 export AZURE_STORAGE_CONNECTION_STRING='DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$AZ_KEY;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;'
 export PW_STORAGE_VENV=$V
+export PW_STORAGE_LOG_DIR=$S
 EOF
 }
 
