@@ -72,7 +72,10 @@ class RunConfig:
         resources: Portable resources per job (cpus, mem, time, gpus).
         container: Container image for every job.
         plugins: Plugin names to disable (``-name``) or extra plugin modules to load.
-        store: Run store: a path of a SQLite file or an SQLAlchemy URL.
+        store: Run store: a path of a SQLite file.
+        env: Environment variables set for the run and its jobs: how a profile configures the cloud
+            SDKs (``AWS_PROFILE``, ``AWS_ENDPOINT_URL``, ``GOOGLE_APPLICATION_CREDENTIALS``,
+            ``AZURE_STORAGE_CONNECTION_STRING``, ...).
     """
 
     workdir: str = field(default="./.pipework", metadata=_help("job directories (path or cloud URL)"))
@@ -89,6 +92,10 @@ class RunConfig:
         default_factory=list, metadata=_help("plugin objects or module names; '-name' disables one")
     )
     store: str | None = field(default=None, metadata=_help("run store: SQLite path or SQLAlchemy URL"))
+    env: dict[str, str] = field(
+        default_factory=dict,
+        metadata=_help("environment for the run and its jobs, e.g. the cloud SDKs' AWS_ENDPOINT_URL"),
+    )
 
     def __post_init__(self) -> None:
         check_forks(self.forks, where="forks")
@@ -97,6 +104,9 @@ class RunConfig:
         if self.num_retries < 0:
             raise ConfigError(f"num_retries must be >= 0, got {self.num_retries}")
         Resources.parse(self.resources)
+        bad = [k for k, v in self.env.items() if not isinstance(v, str)]
+        if bad:
+            raise ConfigError(f"env values must be strings; {bad[0]} is {self.env[bad[0]]!r}")
 
     @classmethod
     def field_names(cls) -> list[str]:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from . import dag as dag_mod
@@ -143,6 +144,10 @@ class Pipeline:
     async def run_async(self) -> RunResult:
         """Run the pipeline inside a running event loop (see :meth:`run`)."""
         config = self.resolve_config()
+        with _environment(config.env):
+            return await self._run_async(config)
+
+    async def _run_async(self, config: RunConfig) -> RunResult:
         graph = self.build_dag()
         specs = self.specs(config, graph)
         progress = self._progress or make_progress(quiet=self._quiet)
@@ -269,6 +274,22 @@ class Pipeline:
         from .cli import run_pipeline_main
 
         sys.exit(run_pipeline_main(cls, argv))
+
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    """Set the config's environment variables for the run (the cloud SDKs and the jobs read them),
+    and put the previous values back afterwards."""
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _report(pipeline: str, failures: list[JobFailed]) -> str:

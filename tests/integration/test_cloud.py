@@ -224,3 +224,21 @@ def test_bad_azure_credentials_are_a_clear_error(isolated: Path):
     )
     assert res.returncode == 1
     assert "permission denied" in res.stderr and "AZURE_STORAGE_CONNECTION_STRING" in res.stderr
+
+
+@pytest.mark.parametrize(
+    "scheduler", [pytest.param("slurm", marks=pytest.mark.slurm), pytest.param("sge", marks=pytest.mark.sge)]
+)
+def test_cloud_workdir_on_a_cluster_scheduler(isolated: Path, scheduler: str):
+    """Cluster jobs stage from and to the bucket themselves (nodes share the driver's Python)."""
+    bucket = make_bucket("gs")
+    Path("pipeline.py").write_text(
+        PIPELINE.format(n=3, workdir=f"{bucket}/work", outdir=f"{bucket}/out").replace(
+            'outdir = "', f'scheduler = "{scheduler}"\n    outdir = "'
+        )
+    )
+    res = subprocess.run([sys.executable, "pipeline.py", "-q"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert read(f"{bucket}/out/Join/all.txt") == "W0\nW1\nW2\n"
+    jid = read(f"{bucket}/work/P/Echo/1/job.jid").strip()
+    assert ("_" if scheduler == "slurm" else ".") in jid  # an array task of the cluster

@@ -126,3 +126,18 @@ def test_a_job_over_its_time_limit_is_reported_as_such(isolated: Path):
     assert res.returncode == 1
     assert "[Long job 0] failed with return code 138" in res.stderr
     assert "| pipework: the scheduler signalled the end of the time limit (SIGUSR1)" in res.stderr
+
+
+def test_without_arrays_each_job_is_its_own_submission(isolated: Path):
+    write_pipeline("sge")
+    body = (
+        Path("pipeline.py")
+        .read_text()
+        .replace("forks = 4", 'forks = 4\n    scheduler_opts = {"array": False}')
+    )
+    Path("pipeline.py").write_text(body)
+    res = run_driver("-q")
+    assert res.returncode == 0, res.stderr
+    assert Path("out/Sum/total.txt").read_text() == "55\n"
+    jids = [Path(f"wd/Cluster/Split/{i}/job.jid").read_text().strip() for i in range(6)]
+    assert all(j.isdigit() for j in jids) and len(set(jids)) == 6

@@ -102,3 +102,26 @@ def test_defaults():
         "halt",
         None,
     )
+
+
+def test_env_from_a_profile_reaches_the_jobs_and_is_restored(tmp_path: Path, monkeypatch):
+    import os
+
+    from pipework import Proc
+
+    from .helpers import make_pipeline, run
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".pipework.toml").write_text(
+        '[profiles.lab]\nenv = { PW_TEST_ENDPOINT = "http://127.0.0.1:9" }\n'
+    )
+
+    class Show(Proc):
+        output = "o:file:o.txt"
+        script = "echo $PW_TEST_ENDPOINT > {{out.o}}"
+
+    run(make_pipeline(Show), profile="lab")
+    assert (tmp_path / "out/Show/o.txt").read_text() == "http://127.0.0.1:9\n"
+    assert "PW_TEST_ENDPOINT" not in os.environ
+    with pytest.raises(ConfigError, match="env values must be strings"):
+        RunConfig(env={"X": 1})  # type: ignore[dict-item]

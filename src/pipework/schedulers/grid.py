@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import os
 import shlex
+import tempfile
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -21,6 +23,7 @@ from .. import paths
 from ..errors import SchedulerError
 from ..job import Job, launch_argv
 from ..resources import Resources
+from ..stage import stage_root
 from ..state import JobState
 from .base import Scheduler
 
@@ -141,17 +144,25 @@ class GridScheduler(Scheduler):
         name = f"pw-{self.run_tag}-{spec.name}"
         self._names.add(name)
         throttle = spec.forks
-        chdir = jobs[0].dir.rsplit("/", 1)[0]
+        proc_dir = jobs[0].dir.rsplit("/", 1)[0]
+        if paths.is_cloud(proc_dir):
+            # the tools read the script at submission and need an existing directory on the node:
+            # a local script, and the temporary directory (the stage runner makes its own dirs)
+            script_dir = os.path.join(stage_root(), self.run_tag, spec.name)
+            os.makedirs(script_dir, exist_ok=True)
+            chdir = tempfile.gettempdir()
+        else:
+            script_dir = chdir = proc_dir
         if not self.use_arrays(settings):
             for job in jobs:
                 argv = self.submit_argv(
                     settings,
                     name=self.job_name(job),
-                    script=job.path("job.wrapper"),
+                    script=await asyncio.to_thread(self._single_script, job, script_dir),
                     task_ids=None,
                     throttle=None,
                     resources=spec.resources,
-                    chdir=job.dir,
+                    chdir=chdir if paths.is_cloud(proc_dir) else job.dir,
                 )
                 self._names.add(self.job_name(job))
                 job.jid = self.parse_submit(await self.run_command(argv))
@@ -159,7 +170,7 @@ class GridScheduler(Scheduler):
         size = max(1, self.max_array_size(settings))
         for start in range(0, len(jobs), size):
             chunk = list(jobs[start : start + size])
-            script = paths.join(chdir, f".pw-array-{chunk[0].index}-{len(chunk)}.sh")
+            script = paths.join(script_dir, f".pw-array-{chunk[0].index}-{len(chunk)}.sh")
             await asyncio.to_thread(paths.write_text, script, self.array_script(chunk))
             task_ids = [self.first_task + i for i in range(len(chunk))]
             argv = self.submit_argv(
@@ -174,6 +185,12 @@ class GridScheduler(Scheduler):
             array_id = self.parse_submit(await self.run_command(argv))
             for task, job in zip(task_ids, chunk, strict=True):
                 job.jid = f"{array_id}{self.task_sep}{task}"
+
+    def _single_script(self, job: Job, script_dir: str) -> str:
+        """A local script that runs one job (submissions without arrays)."""
+        path = os.path.join(script_dir, f".pw-job-{job.index}.sh")
+        paths.write_text(path, f"#!/usr/bin/env bash\nexec {shlex.join(launch_argv(job))}\n")
+        return path
 
     def array_script(self, jobs: Sequence[Job]) -> str:
         """The script each array task runs: its task id selects a job, whose command it execs."""
