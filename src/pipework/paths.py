@@ -136,11 +136,30 @@ def join(base: str, *parts: str) -> str:
 
 
 def exists(path: str) -> bool:
-    """True when a file or directory exists at ``path``."""
+    """True when a file or directory exists at ``path`` (on a bucket: one request for an object)."""
     if not is_cloud(path):
         return os.path.exists(path)
     with _storage_errors(path, "check"):
-        return bool(cloud(path).exists())
+        return _head_object(path) is not None or bool(list_prefix(path))
+
+
+def _head_object(url: str) -> tuple[int, float] | None:
+    """Size and update time of one object (one request), or None when there is no such object."""
+    scheme, bucket, key = split_url(url)
+    client = cloud(url).client
+    try:
+        if scheme == "s3":
+            head = client.client.head_object(Bucket=bucket, Key=key)
+            return int(head["ContentLength"]), head["LastModified"].timestamp()
+        if scheme == "gs":
+            blob = client.client.bucket(bucket).get_blob(key)
+            return None if blob is None else (int(blob.size or 0), blob.updated.timestamp())
+        props = client.service_client.get_blob_client(container=bucket, blob=key).get_blob_properties()
+        return int(props.size), props.last_modified.timestamp()
+    except Exception as exc:
+        if _is_not_found(exc) or "404" in str(exc):
+            return None
+        raise
 
 
 def is_dir(path: str) -> bool:
@@ -176,18 +195,12 @@ def stat(path: str) -> tuple[int, float] | None:
                 mtime = max(mtime, sub.st_mtime)
         return size, mtime
     with _storage_errors(path, "stat"):
-        cp = cloud(path)
-        if cp.is_file():
-            st = cp.stat()
-            return int(st.st_size), float(st.st_mtime)
-        if cp.is_dir():
-            size, mtime = 0, 0.0
-            for sub in cp.rglob("*"):
-                if sub.is_file():
-                    sst = sub.stat()
-                    size += int(sst.st_size)
-                    mtime = max(mtime, float(sst.st_mtime))
-            return size, mtime
+        head = _head_object(path)
+        if head is not None:
+            return head
+        below = list_prefix(path)  # a "directory": the total of its objects, the newest time
+        if below:
+            return sum(v[0] for v in below.values()), max(v[1] for v in below.values())
         return None
 
 
@@ -422,18 +435,65 @@ def _common_prefixes(urls: list[str]) -> list[str]:
 
 
 def download(url: str, dest: str) -> None:
-    """Copy a cloud file or directory (prefix) to a local path.
+    """Copy a cloud file (one request) or directory (one listing, one request per object) to a local path.
 
     Raises:
         StorageError: If it is missing or cannot be read.
     """
     with _storage_errors(url, "download"):
-        source = cloud(url)
-        if source.is_dir():
-            source.download_to(dest)
+        try:
+            _download_file(url, dest)
+            return
+        except FileNotFoundError:
+            objects = list_prefix(url)
+            if not objects:
+                raise
+        for obj in objects:
+            _download_file(obj, os.path.join(dest, obj[len(url.rstrip("/")) + 1 :]))
+
+
+def _download_file(url: str, dest: str) -> None:
+    scheme, bucket, key = split_url(url)
+    client = cloud(url).client
+    os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
+    tmp = f"{dest}.pw-tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        if scheme == "s3":
+            client.client.download_file(bucket, key, tmp)
+        elif scheme == "gs":
+            client.client.bucket(bucket).blob(key).download_to_filename(tmp)
         else:
-            os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
-            source.download_to(dest)
+            with open(tmp, "wb") as fh:
+                client.service_client.get_blob_client(container=bucket, blob=key).download_blob().readinto(fh)
+        os.replace(tmp, dest)
+    except Exception as exc:
+        if _is_not_found(exc) or "404" in str(exc):
+            raise FileNotFoundError(url) from exc
+        raise
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _upload_file(src: str, url: str) -> None:
+    """Upload one file (one request) and check the stored size against the local one."""
+    scheme, bucket, key = split_url(url)
+    client = cloud(url).client
+    size = os.path.getsize(src)
+    if scheme == "s3":
+        client.client.upload_file(src, bucket, key)
+        got = int(client.client.head_object(Bucket=bucket, Key=key)["ContentLength"])
+    elif scheme == "gs":
+        blob = client.client.bucket(bucket).blob(key)
+        blob.upload_from_filename(src)
+        got = int(blob.size if blob.size is not None else size)
+    else:
+        blob_client = client.service_client.get_blob_client(container=bucket, blob=key)
+        with open(src, "rb") as fh:
+            blob_client.upload_blob(fh, overwrite=True)
+        got = int(blob_client.get_blob_properties().size)
+    if got != size:
+        raise StorageError(f"upload of {src!r} to {url!r} stored {got} bytes, expected {size}")
 
 
 def upload(src: str, url: str) -> None:
@@ -442,17 +502,16 @@ def upload(src: str, url: str) -> None:
     Raises:
         StorageError: If the upload fails or an object's size does not match.
     """
-    target = cloud(url)
     if os.path.isdir(src):
         for root, _, files in os.walk(src):
             for name in files:
                 full = os.path.join(root, name)
                 dest = f"{url.rstrip('/')}/{os.path.relpath(full, src)}"
                 with _storage_errors(full, f"upload to {dest!r} the file"):
-                    _copy_verify(_LocalFile(full), target / os.path.relpath(full, src))
+                    _upload_file(full, dest)
     else:
         with _storage_errors(src, f"upload to {url!r} the file"):
-            _copy_verify(_LocalFile(src), target)
+            _upload_file(src, url)
 
 
 class _LocalFile:

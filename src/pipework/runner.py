@@ -492,7 +492,9 @@ def _clean(jobs: list[Job]) -> None:
                     paths.makedirs(os.path.dirname(str(job.outputs[out.name])))
         paths.write_text(job.path("job.script"), job.script)
         run_dir = manifest.stage_dir if manifest is not None else None
-        paths.write_text(job.path("job.wrapper"), render_wrapper(job, run_dir=run_dir, **_dir_lines(job)))
+        wrapper = render_wrapper(job, run_dir=run_dir, **_dir_lines(job))
+        paths.write_text(job.path("job.wrapper"), wrapper)
+        job.extra["wrapper"] = wrapper
         if manifest is not None:
             paths.write_text(job.path(MANIFEST), manifest.to_json())
 

@@ -29,7 +29,7 @@ from .errors import StorageError
 __all__ = ["MANIFEST", "Manifest", "local_input", "run", "stage_root"]
 
 MANIFEST = "job.stage.json"
-_META = ("job.stdout", "job.stderr", "job.pid")
+_META = ("job.stdout", "job.stderr")
 
 
 def stage_root() -> str:
@@ -79,23 +79,46 @@ def _note(stage_dir: str, message: str) -> None:
 
 def run(jobdir: str) -> int:
     """Stage a job in, run its wrapper, stage it out; return its return code."""
-    remote = paths.is_cloud(jobdir)
     manifest = Manifest.from_json(paths.read_text(paths.join(jobdir, MANIFEST)))
+    rc = stage_in(jobdir, manifest)
+    if rc == 0:
+        rc = _run_wrapper(os.path.join(manifest.stage_dir, "job.wrapper"), manifest.stage_dir)
+    return stage_out(jobdir, manifest, rc)
+
+
+def stage_in(jobdir: str, manifest: Manifest, *, files: dict[str, str] | None = None) -> int:
+    """Make the stage dir, fetch the wrapper and script (or write the given ``files``) and the inputs.
+
+    Returns:
+        0, or 1 when an input could not be downloaded (the reason is in the job's stderr).
+    """
     sd = manifest.stage_dir
-    if remote:
+    if paths.is_cloud(jobdir):
         paths.rmtree(sd)
         os.makedirs(os.path.join(sd, "output"), exist_ok=True)
         for name in ("job.script", "job.wrapper"):
-            paths.download(paths.join(jobdir, name), os.path.join(sd, name))
-    rc = 0
+            if files and name in files:
+                with open(os.path.join(sd, name), "w") as fh:
+                    fh.write(files[name])
+            else:
+                paths.download(paths.join(jobdir, name), os.path.join(sd, name))
     try:
         for url, local in manifest.inputs:
             paths.download(url, local)
     except StorageError as exc:
         _note(sd, f"staging the inputs failed: {exc}")
-        rc = 1
-    if rc == 0:
-        rc = _run_wrapper(os.path.join(sd, "job.wrapper"), sd)
+        return 1
+    return 0
+
+
+def stage_out(jobdir: str, manifest: Manifest, rc: int) -> int:
+    """Upload a successful job's outputs, then its stdout, stderr and (last) job.rc; clean the stage dir.
+
+    Returns:
+        The job's final return code (1 when an upload failed).
+    """
+    sd = manifest.stage_dir
+    remote = paths.is_cloud(jobdir)
     if rc == 0:
         try:
             for local, url in manifest.outputs:

@@ -242,3 +242,15 @@ def test_cloud_workdir_on_a_cluster_scheduler(isolated: Path, scheduler: str):
     assert read(f"{bucket}/out/Join/all.txt") == "W0\nW1\nW2\n"
     jid = read(f"{bucket}/work/P/Echo/1/job.jid").strip()
     assert ("_" if scheduler == "slurm" else ".") in jid  # an array task of the cluster
+
+
+@pytest.mark.parametrize("scheme", CLOUDS)
+def test_the_cloud_echo_example(isolated: Path, scheme: str):
+    bucket = make_bucket(scheme)
+    example = Path(__file__).resolve().parents[2] / "examples" / "cloud_echo" / "pipeline.py"
+    res = subprocess.run(
+        [sys.executable, str(example), bucket, "-q"], capture_output=True, text=True, timeout=300
+    )
+    assert res.returncode == 0, res.stderr
+    for word in ("alpha", "beta", "gamma"):
+        assert read(f"{bucket}/pipework/output/Shout/{word}.shout.txt") == word.upper() + "\n"

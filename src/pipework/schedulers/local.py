@@ -8,6 +8,7 @@ A driver that was killed leaves its jobs running; the next driver adopts them by
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
 import os
@@ -17,7 +18,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .. import paths
 from ..job import Job, launch_argv
+from ..stage import Manifest, stage_in, stage_out
 from ..state import JobState
 from .base import Scheduler
 
@@ -57,8 +60,15 @@ class LocalScheduler(Scheduler):
         self._adopted: dict[Job, int] = {}
         self._per_proc: dict[str, asyncio.Semaphore] = {}
         self._null: int | None = None
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         cap = self.settings.max_jobs
         self._global = asyncio.Semaphore(cap) if cap and cap > 0 else None
+
+    def _transfers(self) -> concurrent.futures.ThreadPoolExecutor:
+        """Threads for staging jobs in and out (network-bound: more than the CPU count)."""
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(16, thread_name_prefix="pipework-stage")
+        return self._pool
 
     def _devnull(self) -> int | None:
         """A descriptor of /dev/null for the jobs' standard streams, or None to use asyncio's spawning."""
@@ -76,8 +86,9 @@ class LocalScheduler(Scheduler):
     async def submit(self, jobs: Sequence[Job]) -> None:
         """Queue the jobs; each starts when its process and the run have a free slot."""
         for job in jobs:
-            # the wrapper writes its pid to job.pid, which lets a restarted driver adopt the job
-            job.jid = self.job_name(job)
+            # the wrapper writes its pid to job.pid, which lets a restarted driver adopt the job;
+            # a job staged on a bucket by this driver cannot be adopted, and needs no job.jid
+            job.jid = None if "stage" in job.extra and paths.is_cloud(job.dir) else self.job_name(job)
             self._states[job] = JobState.QUEUED
             self._tasks[job] = asyncio.create_task(self._run(job), name=f"pipework-{job.name}")
 
@@ -85,9 +96,14 @@ class LocalScheduler(Scheduler):
         async with self._forks(job), self._global or contextlib.nullcontext():
             if self._states.get(job) is JobState.KILLED:
                 return
+            manifest = job.extra.get("stage")
+            devnull = self._devnull()
+            if manifest is not None and devnull is not None and "wrapper" in job.extra:
+                await self._run_staged(job, manifest, devnull)
+                return
             argv = launch_argv(job)
             try:
-                child = await _Child.start(argv, devnull=self._devnull())
+                child = await _Child.start(argv, devnull=devnull)
             except OSError as exc:
                 job.extra["native_state"] = f"could not start {argv[0]}: {exc}"
                 self._states[job] = JobState.FAILED
@@ -103,6 +119,28 @@ class LocalScheduler(Scheduler):
                 if rc < 0:
                     job.extra["native_state"] = f"killed by signal {-rc}"
             self.notify(job)
+
+    async def _run_staged(self, job: Job, manifest: Manifest, devnull: int) -> None:
+        """A job with files on a bucket: the driver stages it in and out in worker threads, and only
+        the wrapper runs as a process (no Python start-up per job, unlike ``python -m pipework.stage``)."""
+        files = {"job.script": job.script, "job.wrapper": job.extra["wrapper"]}
+        self._states[job] = JobState.RUNNING
+        self.notify(job)
+        loop = asyncio.get_running_loop()
+        rc = await loop.run_in_executor(
+            self._transfers(), functools.partial(stage_in, job.dir, manifest, files=files)
+        )
+        if rc == 0 and self._states.get(job) is not JobState.KILLED:
+            wrapper = os.path.join(manifest.stage_dir, "job.wrapper")
+            child = await _Child.start(["bash", wrapper], devnull=devnull)
+            self._procs[job] = child
+            code = await child.wait()
+            self._procs.pop(job, None)
+            rc = code if code >= 0 else 128 - code
+        final = await loop.run_in_executor(self._transfers(), stage_out, job.dir, manifest, rc)
+        if self._states.get(job) is not JobState.KILLED:
+            self._states[job] = JobState.DONE if final == 0 else JobState.FAILED
+        self.notify(job)
 
     async def statuses(self, jobs: Sequence[Job]) -> Mapping[Job, JobState]:
         """States from the driver's own process table (no system call, except for adopted jobs)."""
@@ -159,6 +197,9 @@ class LocalScheduler(Scheduler):
         if self._null is not None and self._null >= 0:
             os.close(self._null)
         self._null = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
 
 class _Child:
