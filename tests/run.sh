@@ -28,6 +28,7 @@ for svc in storage slurm sge gbatch; do
   [ -f "tests/services/$svc.sh" ] && default_services="$default_services $svc"
 done
 SERVICES=${PW_SERVICES-$default_services}
+export PW_GBATCH_PYTHON="$VENV/bin/python"   # the local Batch API runs with the test environment
 started=()
 cleanup() {
   local svc

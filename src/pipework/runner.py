@@ -20,6 +20,8 @@ from . import paths, signature
 from .channel import Channel
 from .errors import JobFailed, PipeworkError, SpecError, StorageError
 from .job import Job, render_wrapper
+from .schedulers import get_scheduler_class
+from .schedulers.gbatch import mount_path
 from .spec import ProcSpec, is_callable_data
 from .stage import MANIFEST, Manifest, local_input, stage_root
 from .state import JobState
@@ -130,6 +132,8 @@ class ProcRunner:
         }
         self.jobs: list[Job] = []
         self._shown: dict[Job, JobState] = {}
+        # a scheduler whose jobs see the buckets mounted (gbatch) gets scripts on the mount paths
+        self.mounts = bool(getattr(get_scheduler_class(spec.scheduler), "mounts", False))
 
     def _show(self, job: Job, state: JobState) -> None:
         old = self._shown.get(job, JobState.PENDING)
@@ -166,9 +170,17 @@ class ProcRunner:
             )
             # a job with files on a bucket runs on local paths under its stage dir (see pipework.stage)
             cloud_inputs = [v for v in _path_values(spec, inputs) if paths.is_cloud(v)]
-            staged = cloud_dir or bool(cloud_inputs)
-            local = os.path.join(stage_root(), self.run.tag, spec.name, str(index)) if cloud_dir else jobdir
-            seen_in = {url: local_input(url, local) for url in cloud_inputs}
+            staged = (cloud_dir or bool(cloud_inputs)) and not self.mounts
+            if self.mounts:
+                _check_mountable(spec.name, index, [jobdir, *cloud_inputs])
+                local = mount_path(jobdir)
+                seen_in = {url: mount_path(url) for url in cloud_inputs}
+                job.extra["buckets"] = [jobdir, *cloud_inputs]
+            else:
+                local = (
+                    os.path.join(stage_root(), self.run.tag, spec.name, str(index)) if cloud_dir else jobdir
+                )
+                seen_in = {url: local_input(url, local) for url in cloud_inputs}
             job_ctx: dict[str, Any] = {
                 "index": index,
                 "dir": local,
@@ -193,6 +205,7 @@ class ProcRunner:
                     value = paths.join(job.output_dir, value)
                     if cloud_dir:
                         uploads.append([rendered_out[out.name], value])
+                        job.extra.setdefault("local_out", []).append((rendered_out[out.name], out.type))
                 job.outputs[out.name] = value
             ctx["out"] = Namespace(rendered_out)
             job.script = self._script.render(ctx, job=index)
@@ -492,6 +505,8 @@ def _clean(jobs: list[Job]) -> None:
                     paths.makedirs(os.path.dirname(str(job.outputs[out.name])))
         paths.write_text(job.path("job.script"), job.script)
         run_dir = manifest.stage_dir if manifest is not None else None
+        if job.extra.get("buckets"):
+            run_dir = mount_path(job.dir)
         wrapper = render_wrapper(job, run_dir=run_dir, **_dir_lines(job))
         paths.write_text(job.path("job.wrapper"), wrapper)
         job.extra["wrapper"] = wrapper
@@ -500,19 +515,24 @@ def _clean(jobs: list[Job]) -> None:
 
 
 def _dir_lines(job: Job) -> dict[str, str]:
-    """Wrapper lines that create a staged job's dir outputs before its script runs."""
-    manifest: Manifest | None = job.extra.get("stage")
-    if manifest is None or not paths.is_cloud(job.dir):
+    """Wrapper lines that create the output directories of a job whose job dir is on a bucket."""
+    local_out: list[tuple[str, str]] = job.extra.get("local_out", [])
+    if not local_out:
         return {}
-    dirs = [local for local, url in manifest.outputs if _is_dir_output(job, url)]
-    files = [local for local, url in manifest.outputs if not _is_dir_output(job, url)]
-    lines = [f"mkdir -p {shlex.quote(d)}" for d in dirs]
-    lines += [f"mkdir -p {shlex.quote(os.path.dirname(f))}" for f in files]
+    lines = [f"mkdir -p {shlex.quote(p if t == 'dir' else os.path.dirname(p))}" for p, t in local_out]
     return {"stage_in": "\n".join(lines)}
 
 
-def _is_dir_output(job: Job, url: str) -> bool:
-    return any(o.type == "dir" and job.outputs[o.name] == url for o in job.spec.outputs)
+def _check_mountable(proc: str, index: int, urls: list[str]) -> None:
+    """Jobs on a scheduler that mounts buckets need their job dir and inputs on gs://."""
+    for url in urls:
+        if not url.startswith("gs://"):
+            raise SpecError(
+                f"{url!r} cannot be mounted in a Batch VM (only gs:// buckets are)",
+                proc=proc,
+                job=index,
+                hint="use a gs:// workdir and gs:// inputs with the gbatch scheduler",
+            )
 
 
 def _finish(jobs: list[Job]) -> list[tuple[Job, JobFailed | None]]:

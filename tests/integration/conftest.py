@@ -12,6 +12,8 @@ NEEDS = {
               "SLURM is not running: eval \"$(tests/services/slurm.sh start)\""),
     "sge": (lambda: bool(os.environ.get("SGE_ROOT")) and shutil.which("qsub") is not None,
             "SGE is not running: eval \"$(tests/services/sge.sh start)\""),
+    "gbatch": (lambda: bool(os.environ.get("PW_GBATCH_ENDPOINT")) and bool(os.environ.get("STORAGE_EMULATOR_HOST")),
+               "the local Batch API is not running: eval \"$(tests/services/gbatch.sh start)\""),
     "cloud": (lambda: all(os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "STORAGE_EMULATOR_HOST",
                                                       "AZURE_STORAGE_CONNECTION_STRING")),
               "storage emulators are not running: eval \"$(tests/services/storage.sh start)\""),

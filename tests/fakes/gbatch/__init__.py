@@ -1,0 +1,1 @@
+"""A local Google Cloud Batch v1 REST API for the tests (see server.py)."""
