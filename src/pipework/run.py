@@ -235,7 +235,9 @@ class RunContext:
         """
         try:
             cls = get_scheduler_class(spec.scheduler)
-            build_settings(cls.Settings, spec.scheduler_opts, owner=f"{spec.scheduler} scheduler")
+            cls.check_settings(
+                build_settings(cls.Settings, spec.scheduler_opts, owner=f"{spec.scheduler} scheduler")
+            )
         except ConfigError as exc:
             exc.proc = exc.proc or spec.name
             raise

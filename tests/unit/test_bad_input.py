@@ -67,6 +67,10 @@ CASES = {
         lambda: _proc(scheduler="locl"),
         "unknown scheduler 'locl' -- did you mean 'local'?",
     ),
+    "gbatch without a project": (
+        lambda: _proc(scheduler="gbatch"),
+        "[Bad] the gbatch scheduler needs a Google Cloud project -- set scheduler_opts",
+    ),
     "bad profile": (lambda: (_proc()[0], {"profile": "hcp"}), "no profile named 'hcp'"),
     "wrong config type": (
         lambda: (_proc()[0], {"forks": "x"}),

@@ -96,6 +96,14 @@ class Scheduler(ABC):
         """Cancel the given jobs (queued or running)."""
 
     # -- optional --------------------------------------------------------------------------------
+    @classmethod
+    def check_settings(cls, settings: Any) -> None:
+        """Reject settings that cannot work, before anything runs (default: accept).
+
+        Raises:
+            ConfigError: Naming the option and the fix.
+        """
+
     def settings_for(self, job: Job) -> Any:
         """The settings of a job's process: the run's ``scheduler_opts`` merged with the process's.
 

@@ -213,6 +213,21 @@ class GbatchScheduler(Scheduler):
     #: Jobs are rendered on /mnt/disks paths (the buckets are mounted in the VMs).
     mounts = True
 
+    @classmethod
+    def check_settings(cls, settings: Any) -> None:
+        """A project is required; the API endpoint must be a URL.
+
+        Raises:
+            ConfigError: For a missing project or a malformed endpoint.
+        """
+        if not settings.project:
+            raise ConfigError(
+                "the gbatch scheduler needs a Google Cloud project",
+                hint="set scheduler_opts = {'project': 'my-project', 'location': 'us-central1'} (or in a profile)",
+            )
+        if settings.endpoint and not re.match(r"^https?://", settings.endpoint):
+            raise ConfigError(f"gbatch endpoint {settings.endpoint!r} is not an http(s) URL")
+
     def __init__(self, settings: GbatchSettings | None = None, *, run_tag: str = "run") -> None:
         super().__init__(settings, run_tag=run_tag)
         self.min_poll_interval = self.settings.poll_interval
