@@ -97,7 +97,7 @@ class Scheduler(ABC):
 
     # -- optional --------------------------------------------------------------------------------
     @classmethod
-    def check_settings(cls, settings: Any) -> None:
+    def check_settings(cls, settings: Any) -> None:  # noqa: B027 - an optional hook, empty by default
         """Reject settings that cannot work, before anything runs (default: accept).
 
         Raises:

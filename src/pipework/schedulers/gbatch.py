@@ -223,7 +223,8 @@ class GbatchScheduler(Scheduler):
         if not settings.project:
             raise ConfigError(
                 "the gbatch scheduler needs a Google Cloud project",
-                hint="set scheduler_opts = {'project': 'my-project', 'location': 'us-central1'} (or in a profile)",
+                hint="set scheduler_opts = {'project': 'my-project', 'location': 'us-central1'} "
+                "(or in a profile)",
             )
         if settings.endpoint and not re.match(r"^https?://", settings.endpoint):
             raise ConfigError(f"gbatch endpoint {settings.endpoint!r} is not an http(s) URL")
