@@ -96,8 +96,8 @@ class Scheduler(ABC):
         """Cancel the given jobs (queued or running)."""
 
     # -- optional --------------------------------------------------------------------------------
-    @classmethod
-    def check_settings(cls, settings: Any) -> None:  # noqa: B027 - an optional hook, empty by default
+    @classmethod  # noqa: B027 - an optional hook, empty by default
+    def check_settings(cls, settings: Any) -> None:
         """Reject settings that cannot work, before anything runs (default: accept).
 
         Raises:
