@@ -75,3 +75,31 @@ if __name__ == "__main__":
     warnings = [line for line in res.stderr.splitlines() if "broken" in line]
     assert len(warnings) == 1
     assert "plugin 'broken' (no_such_module_xyz) failed to load and is skipped" in warnings[0]
+
+
+def test_a_plugin_adds_a_command_with_on_cli(isolated: Path):
+    site = isolated / "site"
+    write(
+        site / "hello_plugin.py",
+        """
+import click
+from pipework.plugins import hookimpl
+
+@hookimpl
+def on_cli(*, cli):
+    @cli.command()
+    @click.argument("name")
+    def hello(name):
+        '''Say hello (from a plugin).'''
+        click.echo(f"hello {name} from a plugin")
+""",
+    )
+    dist = site / "hello_plugin-0.1.dist-info"
+    write(dist / "METADATA", "Metadata-Version: 2.1\nName: hello-plugin\nVersion: 0.1\n")
+    write(dist / "entry_points.txt", "[pipework]\nhello = hello_plugin\n")
+    env = {**__import__("os").environ, "PYTHONPATH": str(site)}
+    res = subprocess.run(
+        [sys.executable, "-m", "pipework", "hello", "lab"], capture_output=True, text=True, env=env
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "hello lab from a plugin\n"

@@ -265,27 +265,9 @@ class SgeScheduler(GridScheduler):
     task_sep = "."
     _codes: dict[TaskKey, str]
 
-    def submit_argv(
-        self,
-        settings: Any,
-        *,
-        name: str,
-        script: str,
-        task_ids: Sequence[int] | None,
-        throttle: int | None,
-        resources: Resources,
-        chdir: str,
-    ) -> list[str]:
+    def submit_argv(self, settings: Any, **kw: Any) -> list[str]:
         """See :func:`submit_argv`."""
-        return submit_argv(
-            settings,
-            name=name,
-            script=script,
-            task_ids=task_ids,
-            throttle=throttle,
-            resources=resources,
-            chdir=chdir,
-        )
+        return submit_argv(settings, **kw)
 
     def parse_submit(self, stdout: str) -> str:
         """See :func:`parse_submit`."""
