@@ -478,8 +478,12 @@ def check_cache(jobs: Sequence[Job], cache: Any) -> None:
             job.cache_reason = reason
         if not job.cache_reason:
             job.state = JobState.CACHED
-        elif _exists(job.path("job.jid"), listing) and not _exists(job.path("job.rc"), listing):
-            job.extra["maybe_running"] = True  # a previous driver's job: try to reattach first
+        elif not _exists(job.path("job.rc"), listing) and (
+            _exists(job.path("job.jid"), listing) or _exists(job.path("job.pid"), listing)
+        ):
+            # a previous driver's job, submitted (job.jid) or started (job.pid, written by the wrapper
+            # itself, so it exists even if that driver died before recording job.jid): try to adopt it
+            job.extra["maybe_running"] = True
 
 
 def _exists(path: str, listing: dict[str, tuple[int, float]] | None) -> bool:

@@ -161,3 +161,18 @@ def test_stale_lock_of_a_dead_driver_is_taken_over(isolated: Path):
     res = subprocess.run([sys.executable, "pipeline.py", "-q"], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert os.path.exists("wd/P/Long/1/job.rc")
+
+
+def test_a_job_started_before_its_driver_recorded_job_jid_is_still_adopted(isolated: Path):
+    """The driver may die between starting a job and writing its job.jid: the wrapper's job.pid suffices."""
+    write("pipeline.py", PIPELINE.replace("sleep 30", "sleep 2"))
+    driver = subprocess.Popen([sys.executable, "pipeline.py", "-q"])
+    assert _wait_for(_started)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    for i in range(2):
+        Path(f"wd/P/Long/{i}/job.jid").unlink(missing_ok=True)  # as if the driver died before writing them
+    second = subprocess.run([sys.executable, "pipeline.py", "-q"], capture_output=True, text=True, timeout=60)
+    assert second.returncode == 0, second.stderr
+    for i in range(2):
+        assert Path(f"wd/P/Long/log-{i}").read_text() == "started\nfinished\n"

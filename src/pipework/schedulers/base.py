@@ -172,11 +172,9 @@ class Scheduler(ABC):
         if not jobs:
             return []
         jids = await asyncio.to_thread(_read_jids, jobs)
-        known = [j for j in jobs if jids.get(j)]
-        if not known:
-            return []
+        known = list(jobs)  # a job without job.jid may still be known to its scheduler (local: job.pid)
         for job in known:
-            job.jid = jids[job]
+            job.jid = jids.get(job)
         try:
             states = await self.retrying(lambda: self.statuses(known))
         except SchedulerError:
