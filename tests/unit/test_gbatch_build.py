@@ -66,6 +66,15 @@ def test_build_job_resources_policy_labels_and_volumes(tmp_path: Path):
     }
 
 
+def test_gpus_ask_for_the_configured_accelerator(tmp_path: Path):
+    jobs = _jobs(tmp_path, resources={"gpus": 2})
+    job = build_job(
+        GbatchSettings(project="p", accelerator_type="nvidia-l4"), jobs, run_tag="t", buckets=["bkt"]
+    )
+    (acc,) = job.allocation_policy.instances[0].policy.accelerators
+    assert (acc.type_, acc.count) == ("nvidia-l4", 2)
+
+
 def test_container_runnable(tmp_path: Path):
     jobs = _jobs(tmp_path)
     object.__setattr__(jobs[0].spec, "container", "ghcr.io/lab/tools:1.2")

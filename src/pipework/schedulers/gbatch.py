@@ -45,6 +45,7 @@ class GbatchSettings:
         max_run_duration: Longest run of a task (overrides ``resources.time``), e.g. ``"2h"``.
         retry_count: Times Batch retries a failed task.
         boot_disk_mib: Boot disk size per task, in MiB.
+        accelerator_type: The GPU type that ``resources.gpus`` asks for.
         poll_interval: First wait between status queries, in seconds.
         max_poll_interval: Longest wait between status queries, in seconds.
     """
@@ -62,6 +63,9 @@ class GbatchSettings:
     max_run_duration: str | None = field(default=None, metadata={"help": "longest task run, e.g. 2h"})
     retry_count: int = field(default=0, metadata={"help": "Batch retries of a failed task"})
     boot_disk_mib: int | None = field(default=None, metadata={"help": "boot disk per task (MiB)"})
+    accelerator_type: str = field(
+        default="nvidia-tesla-t4", metadata={"help": "GPU type for resources.gpus, e.g. nvidia-l4"}
+    )
     poll_interval: float = field(default=2.0, metadata={"help": "first wait between status queries (s)"})
     max_poll_interval: float = field(default=60.0, metadata={"help": "longest wait between queries (s)"})
 
@@ -149,7 +153,9 @@ def build_job(settings: GbatchSettings, jobs: Sequence[Job], *, run_tag: str, bu
     if settings.machine_type:
         policy.machine_type = settings.machine_type
     if res.gpus:
-        policy.accelerators = [batch_v1.AllocationPolicy.Accelerator(type_="nvidia-tesla-t4", count=res.gpus)]
+        policy.accelerators = [
+            batch_v1.AllocationPolicy.Accelerator(type_=settings.accelerator_type, count=res.gpus)
+        ]
     allocation = batch_v1.AllocationPolicy(
         instances=[batch_v1.AllocationPolicy.InstancePolicyOrTemplate(policy=policy)]
     )
