@@ -14,6 +14,7 @@ Each job lives in ``<workdir>/<pipeline>/<proc>/<index>/``::
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -78,50 +79,56 @@ class Job:
         return f"<Job {self.proc}[{self.index}] {self.state.value}>"
 
 
-def _runs_in_subshell(lang: str) -> bool:
-    """True for plain bash: the script then runs in a subshell of the wrapper (no second bash exec)."""
-    return shlex.split(lang) in (["bash"], ["/bin/bash"], ["/usr/bin/bash"], ["/usr/bin/env", "bash"])
+_BASH = (["bash"], ["/bin/bash"], ["/usr/bin/bash"], ["/usr/bin/env", "bash"])
+
+#: Words that let a script take over its shell: such a script runs in a subshell of the wrapper.
+_TAKES_OVER = re.compile(r"_pw_|(?:^|[\s;&|(){}`])(?:trap|exec|eval|source|\.)(?=[\s;&|()]|$)", re.MULTILINE)
 
 
-def render_wrapper(
-    job: Job,
-    *,
-    run_dir: str | None = None,
-    stage_in: str = "",
-    stage_out: str = "",
-) -> str:
+def script_runner(lang: str, script: str) -> str:
+    """The wrapper line that runs a job's script (its redirections are added by the caller).
+
+    A plain bash script is sourced by the wrapper itself: one bash process per job, no fork. A bash
+    script that could take over the wrapper's shell (it sets a ``trap``, ``exec``-s, ``eval``-s,
+    sources other files or uses the wrapper's ``_pw_`` names) runs in a subshell instead, so the
+    wrapper's EXIT trap, which writes ``job.rc``, always runs. Any other ``lang`` runs the script as
+    ``<lang> job.script``.
+    """
+    if shlex.split(lang) not in _BASH:
+        return f'{lang} "$_pw_dir/job.script"'
+    if _TAKES_OVER.search(script):
+        return '( unset -f _pw_finish _pw_stop; BASH_ARGV0="$_pw_dir/job.script"; . "$_pw_dir/job.script" )'
+    return '{ BASH_ARGV0="$_pw_dir/job.script"; . "$_pw_dir/job.script"; }'
+
+
+def render_wrapper(job: Job, *, run_dir: str | None = None, setup: str = "") -> str:
     """Return the bash wrapper of a job.
 
     The wrapper runs the script with the process's interpreter, sends its stdout and stderr to files, and
-    writes ``job.rc`` from an EXIT trap, so the file exists on every exit path (success, failure, SIGTERM
-    from a scheduler's kill, Ctrl-C). ``job.rc`` is one line written by one ``printf``: readers take it
-    only once it ends with a newline, so they never act on half a file (and no ``mv`` process is
-    needed, which costs a fork and an exec per job).
+    writes ``job.rc`` from an EXIT trap, so the file exists on every exit path (success, failure, a
+    signal from a scheduler's kill or time limit, Ctrl-C). ``job.rc`` is one line written by one
+    ``printf``: readers take it only once it ends with a newline, so they never act on half a file (and
+    no ``mv`` process is needed, which costs a fork and an exec per job).
 
-    A ``bash`` script runs in a subshell of the wrapper, with ``$0`` set to the script: one bash process
-    per job instead of two. Its traps, options and variables stay its own.
+    The script runs in the foreground; schedulers signal the job's whole process group (or, on a
+    cluster, every process of the job), so a signal ends the script and then runs the wrapper's trap.
+    How a bash script is run is chosen by :func:`script_runner`.
 
     Args:
         job: The job.
         run_dir: Where the wrapper keeps its files (defaults to the job dir); for a cloud workdir a local
             staging directory.
-        stage_in: Shell lines run before the script (cloud staging).
-        stage_out: Shell lines run after a successful script (cloud staging).
+        setup: Shell lines run before the script (e.g. making local output directories).
     """
     d = shlex.quote(run_dir or job.dir)
-    if _runs_in_subshell(job.spec.lang):
-        run = '( unset -f _pw_finish _pw_stop; BASH_ARGV0="$_pw_dir/job.script"; . "$_pw_dir/job.script" )'
-    else:
-        run = f'{job.spec.lang} "$_pw_dir/job.script"'
+    run = script_runner(job.spec.lang, job.script)
     return f"""#!/usr/bin/env bash
 # pipework job wrapper: process {job.proc}, job {job.index} (generated; do not edit)
 _pw_dir={d}
-_pw_child=""
 _pw_finish() {{
   printf '%s\\n' "$?" > "$_pw_dir/job.rc"
 }}
 _pw_stop() {{
-  [ -n "$_pw_child" ] && kill -TERM "$_pw_child" 2>/dev/null
   [ -n "${{2:-}}" ] && printf 'pipework: %s\\n' "$2" >> "$_pw_dir/job.stderr"
   exit "$1"
 }}
@@ -133,17 +140,8 @@ trap '_pw_stop 138 "the scheduler signalled the end of the time limit (SIGUSR1)"
 trap '_pw_stop 140 "the scheduler signalled it is about to kill the job (SIGUSR2)"' USR2
 cd "$_pw_dir" || exit 127
 printf '%s\\n' "$$" > "$_pw_dir/job.pid"
-{stage_in}
-{run} > "$_pw_dir/job.stdout" 2> "$_pw_dir/job.stderr" < /dev/null &
-_pw_child=$!
-wait "$_pw_child"
-_pw_rc=$?
-_pw_child=""
-if [ "$_pw_rc" -eq 0 ]; then
-  :
-{stage_out}
-fi
-exit "$_pw_rc"
+{setup}
+{run} > "$_pw_dir/job.stdout" 2> "$_pw_dir/job.stderr" < /dev/null
 """
 
 

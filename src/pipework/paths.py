@@ -305,6 +305,29 @@ def makedirs(path: str) -> None:
         os.makedirs(path, exist_ok=True)
 
 
+def makedir(path: str) -> bool:
+    """Create a directory and its parents; True when it did not exist before (it is then empty).
+
+    On a bucket, which has no directories, nothing is made and the answer is False (not known empty).
+
+    Raises:
+        StorageError: If it cannot be created.
+    """
+    if is_cloud(path):
+        return False
+    with _storage_errors(path, "create directory"):
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            if not os.path.isdir(path):
+                raise
+            return False
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.mkdir(path)
+        return True
+
+
 def remove(path: str) -> None:
     """Remove a file if it exists."""
     with _storage_errors(path, "remove"):

@@ -12,6 +12,7 @@ A plugin that fails to import or raises is reported once and disabled for the ru
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 from collections.abc import Callable, Iterable
@@ -62,13 +63,14 @@ class HookSpecs:
         """Add commands to the ``pipework`` CLI (``cli`` is its click group)."""
 
 
-def _params(func: Callable[..., Any]) -> list[str]:
+@functools.lru_cache(maxsize=256)
+def _params(func: Callable[..., Any]) -> tuple[str, ...]:
     """Parameter names of a hook function, keyword-only ones included (pluggy sees only positional)."""
-    return [
+    return tuple(
         name
         for name, param in inspect.signature(func).parameters.items()
         if name != "self" and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
-    ]
+    )
 
 
 _SPECS: dict[str, frozenset[str]] = {

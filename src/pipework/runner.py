@@ -409,10 +409,14 @@ def _prepare(jobs: list[Job], cache: Any) -> None:
     """Check inputs, decide which jobs are cached, and lay out the directories of the others."""
     check_inputs(jobs)
     check_cache(jobs, cache)
+    todo = []
     for job in jobs:
-        paths.makedirs(job.dir)
+        fresh = paths.makedir(job.dir)
         if job.state is not JobState.CACHED and not job.extra.get("maybe_running"):
-            _clean([job])
+            todo.append(job)
+            if fresh:
+                job.extra["fresh"] = True
+    _clean(todo)
 
 
 def check_inputs(jobs: Sequence[Job]) -> None:
@@ -498,15 +502,20 @@ def _clean(jobs: list[Job]) -> None:
         if paths.is_cloud(job.dir):
             paths.rmtree(job.dir)  # one listing and deletes; a bucket has no directories to make
         else:
-            for name in ("job.rc", "job.stdout", "job.stderr", "job.jid", "job.pid", "job.signature.json"):
-                paths.remove(job.path(name))
-            paths.rmtree(job.output_dir)
+            if not job.extra.pop("fresh", False):  # a directory made just now holds nothing to remove
+                for name in JOB_FILES:
+                    paths.remove(job.path(name))
+                paths.rmtree(job.output_dir)
+            made = {job.output_dir}
             paths.makedirs(job.output_dir)
             for out in job.spec.outputs:
-                if out.type == "dir":
-                    paths.makedirs(str(job.outputs[out.name]))
-                elif out.type == "file":
-                    paths.makedirs(os.path.dirname(str(job.outputs[out.name])))
+                if out.type == "var":
+                    continue
+                value = str(job.outputs[out.name])
+                needed = value if out.type == "dir" else os.path.dirname(value)
+                if needed not in made:
+                    made.add(needed)
+                    paths.makedirs(needed)
         paths.write_text(job.path("job.script"), job.script)
         run_dir = manifest.stage_dir if manifest is not None else None
         if job.extra.get("buckets"):
@@ -518,13 +527,17 @@ def _clean(jobs: list[Job]) -> None:
             paths.write_text(job.path(MANIFEST), manifest.to_json())
 
 
+#: What a run of a job leaves in its directory, removed before it runs again.
+JOB_FILES = ("job.rc", "job.stdout", "job.stderr", "job.jid", "job.pid", "job.signature.json")
+
+
 def _dir_lines(job: Job) -> dict[str, str]:
     """Wrapper lines that create the output directories of a job whose job dir is on a bucket."""
     local_out: list[tuple[str, str]] = job.extra.get("local_out", [])
     if not local_out:
         return {}
     lines = [f"mkdir -p {shlex.quote(p if t == 'dir' else os.path.dirname(p))}" for p, t in local_out]
-    return {"stage_in": "\n".join(lines)}
+    return {"setup": "\n".join(lines)}
 
 
 def _check_mountable(proc: str, index: int, urls: list[str]) -> None:

@@ -188,9 +188,12 @@ def write_manifest(proc_dir: str, signatures: Mapping[int, Mapping[str, Any]]) -
 
 
 def write(job: Job, signature: Mapping[str, Any]) -> None:
-    """Write a job's signature atomically. Blocking.
+    """Write a job's signature. Blocking.
+
+    No temporary file and rename is needed: a signature cut short (the driver died while writing it)
+    is not valid JSON, which :func:`read` treats as no signature, so the job simply runs again.
 
     Raises:
         StorageError: If it cannot be written (the job must then fail loudly).
     """
-    paths.atomic_write_text(job.path("job.signature.json"), json.dumps(signature, indent=1))
+    paths.write_text(job.path("job.signature.json"), json.dumps(signature, indent=1))

@@ -58,6 +58,10 @@ class Scheduler(ABC):
     rc_grace: ClassVar[float] = 30.0
     #: How often a transient error is retried before the run fails.
     transient_retries: ClassVar[int] = 5
+    #: Whether the base records each job's id in ``job.jid`` at submit, which a restarted driver reads
+    #: to reattach. A scheduler that finds its jobs another way (local: the wrapper's ``job.pid``)
+    #: turns it off and saves a file per job.
+    jid_files: ClassVar[bool] = True
 
     def __init__(self, settings: Any = None, *, run_tag: str = "run") -> None:
         self.settings = settings if settings is not None else self.Settings()
@@ -160,7 +164,8 @@ class Scheduler(ABC):
             job.rc = None
             job.state = JobState.QUEUED
         await self.retrying(lambda: self.submit(jobs))
-        await asyncio.to_thread(_write_jids, [job for job in jobs if job.jid])
+        if self.jid_files:
+            await asyncio.to_thread(_write_jids, [job for job in jobs if job.jid])
         self._track(jobs, queue)
 
     async def reattach(self, jobs: Sequence[Job], queue: asyncio.Queue[JobEvent]) -> list[Job]:

@@ -2,7 +2,8 @@
 
 Every job runs its wrapper with ``bash`` in a session of its own, so a kill reaches the whole process
 tree of the job. The scheduler learns of an exit at once (no polling delay) and wakes the base's loop.
-A driver that was killed leaves its jobs running; the next driver adopts them by the pid in ``job.jid``.
+A driver that was killed leaves its jobs running; the next driver adopts them by the pid the wrapper
+wrote to ``job.pid`` (the local scheduler writes no ``job.jid``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .. import paths
 from ..job import Job, launch_argv
 from ..stage import Manifest, stage_in, stage_out
 from ..state import JobState
@@ -51,6 +51,8 @@ class LocalScheduler(Scheduler):
     min_poll_interval = 0.5
     max_poll_interval = 2.0
     rc_grace = 0.0
+    #: A restarted driver adopts running jobs by the pid their wrapper writes to ``job.pid``.
+    jid_files = False
 
     def __init__(self, settings: LocalSettings | None = None, *, run_tag: str = "run") -> None:
         super().__init__(settings, run_tag=run_tag)
@@ -86,9 +88,8 @@ class LocalScheduler(Scheduler):
     async def submit(self, jobs: Sequence[Job]) -> None:
         """Queue the jobs; each starts when its process and the run have a free slot."""
         for job in jobs:
-            # the wrapper writes its pid to job.pid, which lets a restarted driver adopt the job;
-            # a job staged on a bucket by this driver cannot be adopted, and needs no job.jid
-            job.jid = None if "stage" in job.extra and paths.is_cloud(job.dir) else self.job_name(job)
+            # the wrapper writes its pid to job.pid, which lets a restarted driver adopt the job
+            job.jid = self.job_name(job)
             self._states[job] = JobState.QUEUED
             self._tasks[job] = asyncio.create_task(self._run(job), name=f"pipework-{job.name}")
 
@@ -257,12 +258,12 @@ class _Child:
         return os.waitstatus_to_exitcode(status)
 
 
-@functools.lru_cache(maxsize=32)
 def _resolve(done: asyncio.Future[None]) -> None:
     if not done.done():
         done.set_result(None)
 
 
+@functools.lru_cache(maxsize=32)
 def _which(program: str) -> str:
     """The path of a program on PATH (cached; PATH does not change during a run)."""
     return shutil.which(program) or program

@@ -148,16 +148,16 @@ class SchedulerContract:
         """Three jobs end DONE with rc 0 and their files in place."""
         jobs = self._jobs(tmp_path, [f"echo out{i}; echo err{i} >&2; echo {i} > result" for i in range(3)])
 
-        async def main() -> dict[Job, JobState]:
+        async def main() -> tuple[Scheduler, dict[Job, JobState]]:
             sched = self.make_scheduler(tmp_path)
             queue: asyncio.Queue[JobEvent] = asyncio.Queue()
             try:
                 await sched.dispatch(jobs, queue)
-                return await wait_all(sched, jobs, queue, timeout=self.timeout)
+                return sched, await wait_all(sched, jobs, queue, timeout=self.timeout)
             finally:
                 await sched.close(kill=True)
 
-        finals = self._run(main())
+        sched, finals = self._run(main())
         for i, job in enumerate(jobs):
             assert finals[job] is JobState.DONE, (job, finals[job])
             assert job.rc == 0
@@ -165,7 +165,9 @@ class SchedulerContract:
             assert Path(job.path("job.stdout")).read_text() == f"out{i}\n"
             assert Path(job.path("job.stderr")).read_text() == f"err{i}\n"
             assert Path(job.dir, "result").read_text() == f"{i}\n"
-            assert Path(job.path("job.jid")).read_text().strip()
+            if sched.jid_files:
+                assert Path(job.path("job.jid")).read_text().strip()
+            assert Path(job.path("job.pid")).read_text().strip().isdigit()
 
     def test_failing_job_reports_its_rc(self, tmp_path: Path) -> None:
         """A job that exits 3 ends FAILED with rc 3, next to one that succeeds."""
@@ -184,6 +186,35 @@ class SchedulerContract:
         assert finals[jobs[0]] is JobState.DONE
         assert finals[jobs[1]] is JobState.FAILED and jobs[1].rc == 3
         assert Path(jobs[1].path("job.stderr")).read_text() == "broken\n"
+
+    def test_scripts_that_take_over_their_shell_still_report_rc(self, tmp_path: Path) -> None:
+        """job.rc is right whatever the script does to its shell: its own EXIT trap, exec, set -e,
+        cd elsewhere, or names that look like the wrapper's."""
+        scripts = [
+            "trap 'echo bye > trapped' EXIT; exit 5",
+            "exec bash -c 'exit 6'",
+            "set -e; false; echo unreachable > reached",
+            "cd /; exit 2",
+            "_pw_dir=/nowhere; echo ok",
+            "echo plain > plain",
+        ]
+        jobs = self._jobs(tmp_path, scripts)
+
+        async def main() -> dict[Job, JobState]:
+            sched = self.make_scheduler(tmp_path)
+            queue: asyncio.Queue[JobEvent] = asyncio.Queue()
+            try:
+                await sched.dispatch(jobs, queue)
+                return await wait_all(sched, jobs, queue, timeout=self.timeout)
+            finally:
+                await sched.close(kill=True)
+
+        self._run(main())
+        assert [job.rc for job in jobs] == [5, 6, 1, 2, 0, 0]
+        assert Path(jobs[0].dir, "trapped").read_text() == "bye\n"
+        assert not Path(jobs[2].dir, "reached").exists()
+        assert Path(jobs[4].path("job.stdout")).read_text() == "ok\n"
+        assert Path(jobs[5].dir, "plain").read_text() == "plain\n"
 
     def test_kill_cancels_running_and_queued_jobs(self, tmp_path: Path) -> None:
         """cancel() (the scheduler's kill) ends running jobs (their wrapper still writes job.rc) and
@@ -238,7 +269,7 @@ class SchedulerContract:
         assert calls < n, f"{calls} status queries for {n} jobs: one per job?"
 
     def test_fresh_instance_reattaches_without_resubmitting(self, tmp_path: Path) -> None:
-        """A new scheduler instance (a restarted driver) adopts a running job from its job.jid."""
+        """A new scheduler instance (a restarted driver) adopts a running job (job.jid or job.pid)."""
         jobs = self._jobs(tmp_path, ["echo x >> ../count; sleep 3"])
 
         async def first() -> None:
