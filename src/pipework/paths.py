@@ -7,9 +7,11 @@ calls them from worker threads (``asyncio.to_thread``), batched per process or p
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import errno
 import glob as _glob
+import hashlib
 import os
 import shutil
 import uuid
@@ -498,22 +500,38 @@ def _download_file(url: str, dest: str) -> None:
             os.unlink(tmp)
 
 
+#: Files up to this size go up in one request whose checksum the service verifies.
+_ONE_SHOT = 8 * 1024 * 1024
+
+
 def _upload_file(src: str, url: str) -> None:
-    """Upload one file (one request) and check the stored size against the local one."""
+    """Upload one file and make sure the service stored it whole.
+
+    A small file goes up in one request carrying its MD5 (S3, Azure) or CRC32C (GCS), which the service
+    checks before it stores the object; a large one is uploaded in parts and its stored size is checked.
+    """
     scheme, bucket, key = split_url(url)
     client = cloud(url).client
     size = os.path.getsize(src)
     if scheme == "s3":
+        if size <= _ONE_SHOT:
+            with open(src, "rb") as fh:
+                data = fh.read()
+            digest = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+            client.client.put_object(Bucket=bucket, Key=key, Body=data, ContentMD5=digest)
+            return
         client.client.upload_file(src, bucket, key)
         got = int(client.client.head_object(Bucket=bucket, Key=key)["ContentLength"])
     elif scheme == "gs":
         blob = client.client.bucket(bucket).blob(key)
-        blob.upload_from_filename(src)
+        blob.upload_from_filename(src, checksum="crc32c" if size <= _ONE_SHOT else None)
         got = int(blob.size if blob.size is not None else size)
     else:
         blob_client = client.service_client.get_blob_client(container=bucket, blob=key)
         with open(src, "rb") as fh:
-            blob_client.upload_blob(fh, overwrite=True)
+            blob_client.upload_blob(fh, overwrite=True, validate_content=True)
+        if size <= _ONE_SHOT:
+            return
         got = int(blob_client.get_blob_properties().size)
     if got != size:
         raise StorageError(f"upload of {src!r} to {url!r} stored {got} bytes, expected {size}")
@@ -573,12 +591,14 @@ def export(src: str, dest: str) -> None:
 
     Locally the copy is written to a hidden sibling ``.<name>.pw-tmp-<rand>`` and renamed over ``dest`` in
     one step, so a crash leaves the previous export or the new one, never half of one. Job outputs are
-    never rewritten in place (a rerun removes them first), so a hard link is a safe, instant copy.
+    never rewritten in place (a rerun removes them first), so a hard link is a safe, instant copy. An
+    output on a bucket exported to a local outdir is downloaded to that hidden sibling first. Exports to
+    a bucket are uploaded and verified (see :func:`_export_cloud`).
 
     Raises:
         StorageError: If the source is missing or the destination cannot be written.
     """
-    if is_cloud(src) or is_cloud(dest):
+    if is_cloud(dest):
         _export_cloud(src, dest)
         return
     parent, name = os.path.split(dest)
@@ -586,8 +606,13 @@ def export(src: str, dest: str) -> None:
     with _storage_errors(dest, "export to"):
         os.makedirs(parent, exist_ok=True)
         try:
-            if os.path.isdir(src):
+            if is_cloud(src):
+                download(src, tmp)  # a file, or every object under a prefix
+            elif os.path.isdir(src):
                 shutil.copytree(src, tmp, copy_function=_link_or_copy, symlinks=True)
+            else:
+                _link_or_copy(src, tmp)
+            if os.path.isdir(tmp):
                 old = None
                 if os.path.isdir(dest) and not os.path.islink(dest):
                     old = os.path.join(parent, f".{name}.pw-old-{uuid.uuid4().hex[:8]}")
@@ -596,7 +621,6 @@ def export(src: str, dest: str) -> None:
                 if old:
                     shutil.rmtree(old, ignore_errors=True)
             else:
-                _link_or_copy(src, tmp)
                 os.replace(tmp, dest)
         finally:
             if os.path.lexists(tmp):

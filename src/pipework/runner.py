@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 __all__ = ["ProcResult", "ProcRunner", "input_channel"]
 
 STDERR_TAIL_LINES = 20
+#: On a bucket, the signatures of finished jobs are saved in the process's manifest at most this often
+#: (and when the process ends or is interrupted): one request per interval instead of one per job.
+MANIFEST_INTERVAL = 2.0
 
 
 @dataclass
@@ -132,8 +135,15 @@ class ProcRunner:
         }
         self.jobs: list[Job] = []
         self._shown: dict[Job, JobState] = {}
+        # on a bucket: the signatures to keep in the manifest, and when it was last written
+        self._sigs: dict[int, dict[str, Any]] | None = {} if paths.is_cloud(self.dir) else None
+        self._sigs_dirty = False
+        self._sigs_written = 0.0
         # a scheduler whose jobs see the buckets mounted (gbatch) gets scripts on the mount paths
-        self.mounts = bool(getattr(get_scheduler_class(spec.scheduler), "mounts", False))
+        scheduler_class = get_scheduler_class(spec.scheduler)
+        self.mounts = bool(getattr(scheduler_class, "mounts", False))
+        # one that stages jobs in the driver needs no wrapper or stage manifest on the bucket
+        self.stages_in_process = bool(getattr(scheduler_class, "stages_in_process", False))
 
     def _show(self, job: Job, state: JobState) -> None:
         old = self._shown.get(job, JobState.PENDING)
@@ -213,6 +223,8 @@ class ProcRunner:
                 job.extra["stage"] = Manifest(
                     stage_dir=local, inputs=[[u, p] for u, p in seen_in.items()], outputs=uploads
                 )
+                if self.stages_in_process:
+                    job.extra["stage_in_driver"] = True
             jobs.append(job)
         self.jobs = jobs
         return jobs
@@ -262,9 +274,16 @@ class ProcRunner:
         for job in jobs:
             if job.state is JobState.CACHED:
                 self._show(job, JobState.CACHED)
+        if self._sigs is not None:
+            self._sigs.update({j.index: j.extra["signature"] for j in jobs if j.state is JobState.CACHED})
+            # a job about to run again must not look cached from its old entry if this run dies
+            if any(j.extra.pop("in_manifest", False) for j in jobs if j.state is not JobState.CACHED):
+                await self._save_signatures()
         try:
             failures = await self._run_jobs([j for j in jobs if j.state is not JobState.CACHED])
         finally:
+            if self._sigs_dirty:
+                await self._save_signatures()
             if self.run.store is not None:
                 records = [
                     JobRecord(j.proc, j.index, j.state.value, j.rc, j.attempts, j.jid, j.dir, j.cache_reason)
@@ -277,9 +296,6 @@ class ProcRunner:
                     jobs=records,
                 )
         ok = [j for j in jobs if j.state in (JobState.DONE, JobState.CACHED)]
-        if paths.is_cloud(self.dir) and any(j.state is JobState.DONE for j in ok):
-            sigs = {j.index: j.extra["signature"] for j in ok if j.extra.get("signature")}
-            await asyncio.to_thread(signature.write_manifest, self.dir, sigs)
         if targets:
             try:
                 await asyncio.to_thread(
@@ -302,6 +318,22 @@ class ProcRunner:
         self.run.progress.proc_done(spec.name)
         await self.run.hook("on_proc_done", proc=spec.name, counts=result.counts)
         return result
+
+    async def _save_signatures(self) -> None:
+        """Write the process's signature manifest (a bucket's stand-in for per-job signature files).
+
+        Raises:
+            StorageError: If it cannot be written (the finished jobs would not be cached).
+        """
+        assert self._sigs is not None
+        self._sigs_dirty = False
+        self._sigs_written = time.monotonic()
+        try:
+            await asyncio.to_thread(signature.write_manifest, self.dir, dict(self._sigs))
+        except StorageError as exc:
+            exc.proc = self.spec.name
+            exc.message = f"saving the signatures of its jobs failed: {exc.message}"
+            raise
 
     async def _run_jobs(self, todo: list[Job]) -> list[JobFailed]:
         if not todo:
@@ -333,6 +365,15 @@ class ProcRunner:
             if not finals:
                 continue
             outcomes = await asyncio.to_thread(_finish, [j for j, _ in finals])
+            if self._sigs is not None:
+                done = {
+                    j.index: j.extra["signature"] for j, f in outcomes if f is None and "signature" in j.extra
+                }
+                if done:
+                    self._sigs.update(done)
+                    self._sigs_dirty = True
+                    if time.monotonic() - self._sigs_written >= MANIFEST_INTERVAL:
+                        await self._save_signatures()
             retry: list[Job] = []
             for job, failure in outcomes:
                 self._show(job, job.state)
@@ -408,10 +449,11 @@ def _basename(path: str) -> str:
 def _prepare(jobs: list[Job], cache: Any) -> None:
     """Check inputs, decide which jobs are cached, and lay out the directories of the others."""
     check_inputs(jobs)
-    check_cache(jobs, cache)
+    occupied = check_cache(jobs, cache)
     todo = []
     for job in jobs:
-        fresh = paths.makedir(job.dir)
+        # on a bucket, the listing of the cache check tells which job dirs hold anything
+        fresh = job.index not in occupied if occupied is not None else paths.makedir(job.dir)
         if job.state is not JobState.CACHED and not job.extra.get("maybe_running"):
             todo.append(job)
             if fresh:
@@ -443,21 +485,28 @@ def check_inputs(jobs: Sequence[Job]) -> None:
         )
 
 
-def check_cache(jobs: Sequence[Job], cache: Any) -> None:
+def check_cache(jobs: Sequence[Job], cache: Any) -> set[int] | None:
     """Set each job's ``cache_reason`` (empty: cached, state CACHED). Reads only. Blocking.
 
     On a bucket, the requests do not grow with the jobs: one listing of the process's prefix answers
     which signatures, outputs, job.jid and job.rc exist, one listing per input prefix gives the input
     facts, and one object holds all the process's signatures.
+
+    Returns:
+        For a process directory on a bucket, the indices of the job directories that hold any object
+        (the others need no cleaning); None for a local one.
     """
     if not jobs:
-        return
+        return None
     content = cache == "content"
     proc_dir = jobs[0].dir.rsplit("/", 1)[0]
     listing: dict[str, tuple[int, float]] | None = None
     stored: dict[int, dict[str, Any]] = {}
+    occupied: set[int] | None = None
     if paths.is_cloud(proc_dir):
         listing = paths.list_prefix(proc_dir)
+        start = len(proc_dir.rstrip("/")) + 1
+        occupied = {int(head) for url in listing if (head := url[start:].split("/", 1)[0]).isdigit()}
         if paths.join(proc_dir, signature.MANIFEST) in listing:
             stored = signature.read_manifest(proc_dir)
     cloud_inputs = sorted({p for j in jobs for p in signature.input_paths(j) if paths.is_cloud(p)})
@@ -472,6 +521,7 @@ def check_cache(jobs: Sequence[Job], cache: Any) -> None:
                 old = signature.read(job)
             elif job.index in stored:
                 old = stored[job.index]
+                job.extra["in_manifest"] = True
             else:
                 old = signature.read(job) if job.path("job.signature.json") in listing else None
             reason = signature.compare(old, new)
@@ -488,6 +538,7 @@ def check_cache(jobs: Sequence[Job], cache: Any) -> None:
             # a previous driver's job, submitted (job.jid) or started (job.pid, written by the wrapper
             # itself, so it exists even if that driver died before recording job.jid): try to adopt it
             job.extra["maybe_running"] = True
+    return occupied
 
 
 def _exists(path: str, listing: dict[str, tuple[int, float]] | None) -> bool:
@@ -500,7 +551,8 @@ def _clean(jobs: list[Job]) -> None:
         job.extra.pop("maybe_running", None)
         manifest: Manifest | None = job.extra.get("stage")
         if paths.is_cloud(job.dir):
-            paths.rmtree(job.dir)  # one listing and deletes; a bucket has no directories to make
+            if not job.extra.pop("fresh", False):
+                paths.rmtree(job.dir)  # one listing and deletes; a bucket has no directories to make
         else:
             if not job.extra.pop("fresh", False):  # a directory made just now holds nothing to remove
                 for name in JOB_FILES:
@@ -516,13 +568,17 @@ def _clean(jobs: list[Job]) -> None:
                 if needed not in made:
                     made.add(needed)
                     paths.makedirs(needed)
-        paths.write_text(job.path("job.script"), job.script)
         run_dir = manifest.stage_dir if manifest is not None else None
         if job.extra.get("buckets"):
             run_dir = mount_path(job.dir)
         wrapper = render_wrapper(job, run_dir=run_dir, **_dir_lines(job))
-        paths.write_text(job.path("job.wrapper"), wrapper)
         job.extra["wrapper"] = wrapper
+        if job.extra.get("stage_in_driver") and paths.is_cloud(job.dir):
+            # the driver stages this job from memory and uploads job.script as it stages it in,
+            # beside other transfers: no wrapper or manifest object, no upload here before any job runs
+            continue
+        paths.write_text(job.path("job.script"), job.script)
+        paths.write_text(job.path("job.wrapper"), wrapper)
         if manifest is not None:
             paths.write_text(job.path(MANIFEST), manifest.to_json())
 
@@ -558,7 +614,9 @@ def _finish(jobs: list[Job]) -> list[tuple[Job, JobFailed | None]]:
     for job in jobs:
         failure: JobFailed | None = None
         if job.state is JobState.DONE:
-            gone = signature.missing_outputs(job)
+            # outputs the driver uploaded itself are known to exist: no request to check them
+            uploaded = job.extra.pop("uploaded", None)
+            gone = signature.missing_outputs(job, dict.fromkeys(uploaded) if uploaded is not None else None)
             if gone:
                 job.state = JobState.FAILED
                 failure = _failure(
@@ -573,7 +631,8 @@ def _finish(jobs: list[Job]) -> list[tuple[Job, JobFailed | None]]:
                         job, signature.file_facts(job, content=job.spec.cache == "content")
                     )
                     job.extra["signature"] = sig
-                    signature.write(job, sig)
+                    if not paths.is_cloud(job.dir):  # on a bucket: saved in the process's manifest
+                        signature.write(job, sig)
                 except StorageError as exc:
                     job.state = JobState.FAILED
                     failure = _failure(job, f"its signature cannot be written: {exc.message}")

@@ -13,6 +13,7 @@ call a cloud CLI in their scripts. A failed upload fails the job, with the reaso
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -29,6 +30,8 @@ from .errors import StorageError
 __all__ = ["MANIFEST", "Manifest", "local_input", "run", "stage_root"]
 
 MANIFEST = "job.stage.json"
+#: Inputs of one job downloaded at a time.
+PARALLEL_DOWNLOADS = 8
 _META = ("job.stdout", "job.stderr")
 
 
@@ -103,16 +106,30 @@ def stage_in(jobdir: str, manifest: Manifest, *, files: dict[str, str] | None = 
             else:
                 paths.download(paths.join(jobdir, name), os.path.join(sd, name))
     try:
-        for url, local in manifest.inputs:
-            paths.download(url, local)
+        if len(manifest.inputs) > 1:
+            # many small inputs (a fan-in): latency-bound, so several requests at a time
+            with concurrent.futures.ThreadPoolExecutor(min(PARALLEL_DOWNLOADS, len(manifest.inputs))) as pool:
+                list(pool.map(lambda pair: paths.download(*pair), manifest.inputs))
+        else:
+            for url, local in manifest.inputs:
+                paths.download(url, local)
     except StorageError as exc:
         _note(sd, f"staging the inputs failed: {exc}")
         return 1
     return 0
 
 
-def stage_out(jobdir: str, manifest: Manifest, rc: int) -> int:
+def stage_out(jobdir: str, manifest: Manifest, rc: int, *, uploaded: list[str] | None = None) -> int:
     """Upload a successful job's outputs, then its stdout, stderr and (last) job.rc; clean the stage dir.
+
+    An empty stdout or stderr is not uploaded (readers take a missing one as empty): most jobs write
+    their results to files, and each object costs a request.
+
+    Args:
+        jobdir: The job directory (a cloud URL, or local for a local workdir with cloud inputs).
+        manifest: What to stage.
+        rc: The script's return code.
+        uploaded: If given, the URLs of the outputs uploaded are appended to it.
 
     Returns:
         The job's final return code (1 when an upload failed).
@@ -124,13 +141,16 @@ def stage_out(jobdir: str, manifest: Manifest, rc: int) -> int:
             for local, url in manifest.outputs:
                 if os.path.exists(local):  # a missing output is reported by the engine, by name
                     paths.upload(local, url)
+                    if uploaded is not None:
+                        uploaded.append(url)
         except StorageError as exc:
             _note(sd, f"uploading the outputs failed: {exc}")
             rc = 1
     if remote:
         for name in _META:
-            if os.path.exists(os.path.join(sd, name)):
-                paths.upload(os.path.join(sd, name), paths.join(jobdir, name))
+            local = os.path.join(sd, name)
+            if os.path.exists(local) and os.path.getsize(local) > 0:
+                paths.upload(local, paths.join(jobdir, name))
         paths.write_text(paths.join(jobdir, "job.rc"), f"{rc}\n")  # last: the job is done
         paths.rmtree(sd)
     else:

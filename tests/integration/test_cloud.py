@@ -204,6 +204,59 @@ if __name__ == "__main__":
     assert not CloudPath(f"{bucket}/out/Dir/results/.pipework-complete").exists()  # not a complete export
 
 
+def test_finished_jobs_stay_cached_after_the_driver_is_killed(isolated: Path, bucket: str):
+    """On a bucket the signatures go to one manifest per process, saved as jobs finish (not only at
+    the end): a driver killed mid-process leaves its finished jobs cached, and reruns only the rest."""
+    import signal
+    import time
+
+    from cloudpathlib import CloudPath
+
+    here = Path.cwd()
+    script = (
+        f"echo run >> {here}/count{{{{in.i}}}}\n"
+        f"if [ {{{{in.i}}}} = 1 ] && [ -e {here}/hold ]; then echo $$ > {here}/pid1; sleep 60; fi\n"
+        "echo {{in.i}} > {{out.o}}\n"
+    )
+    Path("pipeline.py").write_text(
+        f"""
+from pipework import Pipeline, Proc
+
+class Slow(Proc):
+    input = "i"
+    input_data = [0, 1]
+    output = "o:file:{{{{in.i}}}}.txt"
+    script = {script!r}
+
+class P(Pipeline):
+    starts = Slow
+    workdir = "{bucket}/work"
+    outdir = "./out"
+
+if __name__ == "__main__":
+    P.main()
+"""
+    )
+    Path("hold").touch()
+    driver = subprocess.Popen([sys.executable, "pipeline.py", "-q"], start_new_session=True)
+    manifest = CloudPath(f"{bucket}/work/P/Slow/.pw-signatures.json")
+    deadline = time.monotonic() + 60
+    while not (Path("pid1").exists() and manifest.exists()):
+        assert driver.poll() is None and time.monotonic() < deadline, "job 0 never finished"
+        time.sleep(0.2)
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+    os.kill(int(Path("pid1").read_text()), signal.SIGKILL)  # the job the killed driver left running
+    Path("hold").unlink()
+    assert not CloudPath(f"{bucket}/work/P/Slow/0/job.signature.json").exists()  # no object per job
+
+    res = subprocess.run([sys.executable, "pipeline.py", "-q"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert Path("count0").read_text() == "run\n"  # finished before the kill: cached, not run again
+    assert Path("count1").read_text() == "run\nrun\n"
+    assert Path("out/Slow/1.txt").read_text() == "1\n"
+
+
 @pytest.mark.parametrize("scheme", CLOUDS)
 def test_a_missing_bucket_is_a_clear_error(isolated: Path, scheme: str):
     res = run(1, f"{scheme}://no-such-bucket-{uuid.uuid4().hex[:6]}/work", "./out")

@@ -62,6 +62,9 @@ class Scheduler(ABC):
     #: to reattach. A scheduler that finds its jobs another way (local: the wrapper's ``job.pid``)
     #: turns it off and saves a file per job.
     jid_files: ClassVar[bool] = True
+    #: Whether the scheduler stages jobs with files on a bucket itself, in the driver, instead of running
+    #: ``python -m pipework.stage`` (the engine then keeps their wrapper and stage manifest in memory).
+    stages_in_process: ClassVar[bool] = False
 
     def __init__(self, settings: Any = None, *, run_tag: str = "run") -> None:
         self.settings = settings if settings is not None else self.Settings()
@@ -107,6 +110,11 @@ class Scheduler(ABC):
         Raises:
             ConfigError: Naming the option and the fix.
         """
+
+    def known_rc(self, job: Job) -> int | None:
+        """A job's return code when the scheduler knows it for sure (it wrote ``job.rc`` itself);
+        None (the default) makes the base read ``job.rc``."""
+        return None
 
     def settings_for(self, job: Job) -> Any:
         """The settings of a job's process: the run's ``scheduler_opts`` merged with the process's.
@@ -273,7 +281,10 @@ class Scheduler(ABC):
                 self._active[job].put_nowait((job, state))
         if not ended:
             return 0
-        rcs = await asyncio.to_thread(_read_rcs, [job for job, _ in ended])
+        rcs = {job: rc for job, _ in ended if (rc := self.known_rc(job)) is not None}
+        unknown = [job for job, _ in ended if job not in rcs]
+        if unknown:
+            rcs.update(await asyncio.to_thread(_read_rcs, unknown))
         now = time.monotonic()
         finished = 0
         for job, state in ended:

@@ -19,6 +19,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .. import paths
+from ..errors import StorageError
 from ..job import Job, launch_argv
 from ..stage import Manifest, stage_in, stage_out
 from ..state import JobState
@@ -53,6 +55,8 @@ class LocalScheduler(Scheduler):
     rc_grace = 0.0
     #: A restarted driver adopts running jobs by the pid their wrapper writes to ``job.pid``.
     jid_files = False
+    #: Jobs with files on a bucket are staged by the driver itself (see :meth:`_run_staged`).
+    stages_in_process = True
 
     def __init__(self, settings: LocalSettings | None = None, *, run_tag: str = "run") -> None:
         super().__init__(settings, run_tag=run_tag)
@@ -60,7 +64,9 @@ class LocalScheduler(Scheduler):
         self._procs: dict[Job, _Child] = {}
         self._tasks: dict[Job, asyncio.Task[None]] = {}
         self._adopted: dict[Job, int] = {}
+        self._rcs: dict[Job, int] = {}
         self._per_proc: dict[str, asyncio.Semaphore] = {}
+        self._staging: dict[str, asyncio.Semaphore] = {}
         self._null: int | None = None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         cap = self.settings.max_jobs
@@ -69,7 +75,7 @@ class LocalScheduler(Scheduler):
     def _transfers(self) -> concurrent.futures.ThreadPoolExecutor:
         """Threads for staging jobs in and out (network-bound: more than the CPU count)."""
         if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(16, thread_name_prefix="pipework-stage")
+            self._pool = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="pipework-stage")
         return self._pool
 
     def _devnull(self) -> int | None:
@@ -90,18 +96,19 @@ class LocalScheduler(Scheduler):
         for job in jobs:
             # the wrapper writes its pid to job.pid, which lets a restarted driver adopt the job
             job.jid = self.job_name(job)
+            self._rcs.pop(job, None)
             self._states[job] = JobState.QUEUED
             self._tasks[job] = asyncio.create_task(self._run(job), name=f"pipework-{job.name}")
 
     async def _run(self, job: Job) -> None:
+        manifest = job.extra.get("stage")
+        if manifest is not None and "wrapper" in job.extra:
+            await self._run_staged(job, manifest, self._devnull())
+            return
         async with self._forks(job), self._global or contextlib.nullcontext():
             if self._states.get(job) is JobState.KILLED:
                 return
-            manifest = job.extra.get("stage")
             devnull = self._devnull()
-            if manifest is not None and devnull is not None and "wrapper" in job.extra:
-                await self._run_staged(job, manifest, devnull)
-                return
             argv = launch_argv(job)
             try:
                 child = await _Child.start(argv, devnull=devnull)
@@ -121,27 +128,61 @@ class LocalScheduler(Scheduler):
                     job.extra["native_state"] = f"killed by signal {-rc}"
             self.notify(job)
 
-    async def _run_staged(self, job: Job, manifest: Manifest, devnull: int) -> None:
+    async def _run_staged(self, job: Job, manifest: Manifest, devnull: int | None) -> None:
         """A job with files on a bucket: the driver stages it in and out in worker threads, and only
-        the wrapper runs as a process (no Python start-up per job, unlike ``python -m pipework.stage``)."""
+        the wrapper runs as a process (no Python start-up per job, unlike ``python -m pipework.stage``).
+
+        Transfers do not hold a running slot: up to ``forks`` jobs of a process are staged in ahead
+        while others run, and a job uploads its results after giving its slot to the next one. The
+        wrapper and the manifest come from memory (the engine does not upload them for this scheduler),
+        and the driver keeps the rc and the outputs it uploaded, so nothing needs reading back.
+        """
         files = {"job.script": job.script, "job.wrapper": job.extra["wrapper"]}
-        self._states[job] = JobState.RUNNING
-        self.notify(job)
         loop = asyncio.get_running_loop()
-        rc = await loop.run_in_executor(
-            self._transfers(), functools.partial(stage_in, job.dir, manifest, files=files)
+        ahead = self._ahead(job)
+        await ahead.acquire()
+        waiting = True
+        try:
+            if self._states.get(job) is JobState.KILLED:
+                return
+            rc = await loop.run_in_executor(self._transfers(), _stage_in, job, manifest, files)
+            async with self._forks(job), self._global or contextlib.nullcontext():
+                ahead.release()
+                waiting = False
+                if rc == 0 and self._states.get(job) is not JobState.KILLED:
+                    self._states[job] = JobState.RUNNING
+                    self.notify(job)
+                    child = await _Child.start(
+                        ["bash", os.path.join(manifest.stage_dir, "job.wrapper")], devnull=devnull
+                    )
+                    self._procs[job] = child
+                    code = await child.wait()
+                    self._procs.pop(job, None)
+                    rc = code if code >= 0 else 128 - code
+        finally:
+            if waiting:
+                ahead.release()
+        uploaded: list[str] = []
+        final = await loop.run_in_executor(
+            self._transfers(), functools.partial(stage_out, job.dir, manifest, rc, uploaded=uploaded)
         )
-        if rc == 0 and self._states.get(job) is not JobState.KILLED:
-            wrapper = os.path.join(manifest.stage_dir, "job.wrapper")
-            child = await _Child.start(["bash", wrapper], devnull=devnull)
-            self._procs[job] = child
-            code = await child.wait()
-            self._procs.pop(job, None)
-            rc = code if code >= 0 else 128 - code
-        final = await loop.run_in_executor(self._transfers(), stage_out, job.dir, manifest, rc)
+        job.extra["uploaded"] = uploaded
+        self._rcs[job] = final
         if self._states.get(job) is not JobState.KILLED:
             self._states[job] = JobState.DONE if final == 0 else JobState.FAILED
         self.notify(job)
+
+    def _ahead(self, job: Job) -> asyncio.Semaphore:
+        """Jobs of a process staged in while waiting for a running slot (as many as its ``forks``)."""
+        sem = self._staging.get(job.proc)
+        if sem is None:
+            sem = asyncio.Semaphore(job.spec.forks or os.cpu_count() or 1)
+            self._staging[job.proc] = sem
+        return sem
+
+    def known_rc(self, job: Job) -> int | None:
+        """The rc of a job this driver staged out itself (it wrote that ``job.rc``)."""
+        return self._rcs.get(job)
 
     async def statuses(self, jobs: Sequence[Job]) -> Mapping[Job, JobState]:
         """States from the driver's own process table (no system call, except for adopted jobs)."""
@@ -256,6 +297,19 @@ class _Child:
             os.close(fd)
         _, status = os.waitpid(self.pid, 0)
         return os.waitstatus_to_exitcode(status)
+
+
+def _stage_in(job: Job, manifest: Manifest, files: dict[str, str]) -> int:
+    """Stage a job in from memory; on a bucket, publish its rendered script to its job dir first."""
+    if paths.is_cloud(job.dir):
+        try:
+            paths.write_text(job.path("job.script"), job.script)
+        except StorageError as exc:
+            os.makedirs(manifest.stage_dir, exist_ok=True)
+            with open(os.path.join(manifest.stage_dir, "job.stderr"), "a") as fh:
+                fh.write(f"pipework: writing job.script failed: {exc}\n")
+            return 1
+    return stage_in(job.dir, manifest, files=files)
 
 
 def _resolve(done: asyncio.Future[None]) -> None:
