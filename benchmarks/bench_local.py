@@ -2,14 +2,19 @@
 
     python benchmarks/bench_local.py            # full (about 1-2 minutes)
     python benchmarks/bench_local.py --quick    # smaller workloads (seconds)
+    python benchmarks/bench_local.py --dir /dev/shm   # run the workloads on another filesystem
 
 Every workload is a generated pipeline file run as a real driver (``python pipeline.py -q``) in a
 temporary directory, so the numbers include interpreter start-up, imports, file I/O and process spawns.
+A job writes about ten files (script, wrapper, pid, stdout, stderr, rc, signature, output) where the
+floor writes one, so a slow filesystem weighs on pipework's rows more than on the floor's: ext4 right
+after mass deletions (the previous run's clean-up) allocates inodes slowly for a few minutes.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import subprocess
@@ -127,17 +132,33 @@ def import_time(repeat: int = 7) -> tuple[float, float, list[tuple[int, str]]]:
     return full - bare, bare, top
 
 
+def filesystem(path: str) -> str:
+    """The type of the filesystem holding ``path`` (from /proc/mounts; "unknown" elsewhere)."""
+    best, kind = "", "unknown"
+    try:
+        with open("/proc/mounts") as fh:
+            for line in fh:
+                _, mount, fstype, *_ = line.split()
+                if os.path.realpath(path).startswith(mount) and len(mount) > len(best):
+                    best, kind = mount, fstype
+    except OSError:
+        pass
+    return kind
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller workloads")
+    ap.add_argument("--dir", default=None, help="where the temporary workloads go (default: $TMPDIR)")
     args = ap.parse_args()
     n1 = 200 if args.quick else 1000
     n2 = 50 if args.quick else 200
     n5 = 2000 if args.quick else 10000
     rows: list[tuple[str, str, str, str, str]] = []
 
-    with tempfile.TemporaryDirectory(prefix="pw-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="pw-bench-", dir=args.dir) as tmp:
         root = Path(tmp)
+        print(f"workloads in {tmp} ({filesystem(tmp)})\n")
         w0dir = fresh_dir(root, "w0", W0)
         w0, _ = timed([PY, "pipeline.py", str(n1)], w0dir)
         w1dir = fresh_dir(root, "w1", ONE_PROC.format(n=n1))

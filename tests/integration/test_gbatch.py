@@ -166,3 +166,40 @@ def test_halt_deletes_the_batch_jobs_and_a_restarted_driver_reattaches(isolated:
     res = run_driver()
     assert res.returncode == 1 and "[Echo job 0] failed with return code 3" in res.stderr
     assert _batch_jobs(), "the halted run did not delete its Batch job"
+
+
+def set_policy(policy: dict) -> None:
+    request = urllib.request.Request(
+        os.environ["PW_GBATCH_ENDPOINT"] + "/_fake/policy", data=json.dumps(policy).encode(), method="POST"
+    )
+    urllib.request.urlopen(request).close()
+
+
+def test_a_project_without_permission_is_a_clear_error(isolated: Path):
+    bucket = make_bucket("gs")
+    write_pipeline(bucket)
+    Path("pipeline.py").write_text(
+        Path("pipeline.py").read_text().replace('"project": "test"', '"project": "locked"')
+    )
+    api("/_fake/reset")
+    set_policy({"deny": ["locked"]})
+    try:
+        res = run_driver()
+    finally:
+        api("/_fake/reset")
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
+    assert "permission denied" in res.stderr and "batch.jobs.create" in res.stderr, res.stderr
+    assert "roles batch.jobsEditor" in res.stderr  # the fix
+
+
+def test_quota_errors_are_retried_with_backoff(isolated: Path):
+    bucket = make_bucket("gs")
+    write_pipeline(bucket)
+    api("/_fake/reset")
+    set_policy({"refuse_creates": {"test": 2}})  # the first two job creations hit the quota
+    res = run_driver()
+    assert res.returncode == 0, res.stderr
+    assert read(f"{bucket}/out/Join/all.txt") == "hello\nworld\nagain\n"
+    creates = [r for r in api("/_fake/requests")["requests"] if r["method"] == "POST"]
+    assert len(creates) == 4  # two refused, then one Batch job per process

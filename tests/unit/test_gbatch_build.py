@@ -83,3 +83,17 @@ def test_container_runnable(tmp_path: Path):
     assert container.image_uri == "ghcr.io/lab/tools:1.2" and container.entrypoint == "bash"
     assert container.commands[0] == "-c" and "job.wrapper" in container.commands[1]
     assert list(container.volumes) == ["/mnt/disks/bkt:/mnt/disks/bkt"]
+
+
+def test_quota_errors_are_transient_and_name_the_fix():
+    from google.api_core import exceptions
+
+    from pipework.schedulers.gbatch import _error
+
+    quota = _error(
+        exceptions.TooManyRequests("Quota exceeded for quota metric 'Job create requests'"), "submit"
+    )
+    assert quota.transient and "quota or rate limit exceeded" in quota.message
+    assert quota.hint and "quota" in quota.hint
+    denied = _error(exceptions.Forbidden("Permission 'batch.jobs.create' denied"), "submit")
+    assert not denied.transient and "permission denied" in denied.message

@@ -182,13 +182,15 @@ def build_job(settings: GbatchSettings, jobs: Sequence[Job], *, run_tag: str, bu
 def _error(exc: Exception, action: str) -> SchedulerError:
     name = type(exc).__name__
     text = str(exc).splitlines()[0][:300] if str(exc) else name
-    if name in (
-        "ServiceUnavailable",
-        "DeadlineExceeded",
-        "InternalServerError",
-        "TooManyRequests",
-        "ConnectionError",
-    ):
+    if name in ("TooManyRequests", "ResourceExhausted"):
+        # over REST a quota error is HTTP 429 (RESOURCE_EXHAUSTED): quota frees up as jobs end, so it
+        # is retried with backoff; the last error still names the quota and the fix
+        return SchedulerError(
+            f"Batch API {action}: quota or rate limit exceeded: {text}",
+            transient=True,
+            hint="request more Batch quota for the project and region, or lower forks / max_jobs",
+        )
+    if name in ("ServiceUnavailable", "DeadlineExceeded", "InternalServerError", "ConnectionError"):
         return SchedulerError(f"Batch API {action}: {text}", transient=True)
     if name in ("PermissionDenied", "Unauthenticated", "Forbidden", "Unauthorized"):
         return SchedulerError(
@@ -200,10 +202,6 @@ def _error(exc: Exception, action: str) -> SchedulerError:
         return SchedulerError(
             f"Batch API {action}: no credentials",
             hint="gcloud auth application-default login, or set GOOGLE_APPLICATION_CREDENTIALS",
-        )
-    if name == "ResourceExhausted":
-        return SchedulerError(
-            f"Batch API {action}: quota exceeded: {text}", hint="request more quota, or lower forks"
         )
     return SchedulerError(f"Batch API {action}: {name}: {text}")
 

@@ -149,7 +149,14 @@ class LocalScheduler(Scheduler):
             async with self._forks(job), self._global or contextlib.nullcontext():
                 ahead.release()
                 waiting = False
-                if rc == 0 and self._states.get(job) is not JobState.KILLED:
+                if rc == 0 and self._states.get(job) is JobState.KILLED:
+                    rc = 143  # cancelled after staging in, before it started: job.rc must not say 0
+                    with (
+                        contextlib.suppress(OSError),
+                        open(os.path.join(manifest.stage_dir, "job.stderr"), "a") as fh,
+                    ):
+                        fh.write("pipework: cancelled before it started\n")
+                elif rc == 0:
                     self._states[job] = JobState.RUNNING
                     self.notify(job)
                     child = await _Child.start(

@@ -38,6 +38,7 @@ JOBS = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)/jobs$")
 JOB = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)/jobs/([^/]+)$")
 TASKS = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+/jobs/[^/]+)/taskGroups/([^/]+)/tasks$")
 TASK = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+/jobs/[^/]+/taskGroups/[^/]+/tasks/(\d+))$")
+PROJECT = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)/")
 OPERATION = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+/operations/[^/]+)$")
 
 JS, TS = bt.JobStatus.State, bt.TaskStatus.State
@@ -189,6 +190,10 @@ class State:
         self.mounts = mounts
         self.counter = itertools.count(1)
         self.lock = threading.Lock()
+        # IAM and quota, set by a test through /_fake/policy: projects the caller has no role on, and
+        # how many more job creations each project refuses with a quota error
+        self.denied: set[str] = set()
+        self.quota_refusals: dict[str, int] = {}
 
 
 def _error(code: int, status: str, message: str) -> tuple[int, dict[str, Any]]:
@@ -229,6 +234,28 @@ class Handler(BaseHTTPRequestHandler):
             code, out = _error(500, "INTERNAL", f"{type(exc).__name__}: {exc}")
         self._send(code, out)
 
+    def _policy(self, method: str, project: str, location: str) -> tuple[int, dict[str, Any]] | None:
+        """The errors the real API gives a caller without a role on the project, or out of quota."""
+        st = self.state
+        with st.lock:
+            if project in st.denied:
+                verb = {"POST": "create", "DELETE": "delete"}.get(method, "get")
+                return _error(
+                    403,
+                    "PERMISSION_DENIED",
+                    f"Permission 'batch.jobs.{verb}' denied on resource "
+                    f"'//batch.googleapis.com/projects/{project}/locations/{location}' (or it may not exist).",
+                )
+            if method == "POST" and st.quota_refusals.get(project, 0) > 0:
+                st.quota_refusals[project] -= 1
+                return _error(
+                    429,
+                    "RESOURCE_EXHAUSTED",
+                    "Quota exceeded for quota metric 'Job create requests' and limit 'Job create requests "
+                    f"per minute per region' of service 'batch.googleapis.com' for consumer 'project_number:{project}'.",
+                )
+        return None
+
     def do_GET(self) -> None:
         self._handle("GET")
 
@@ -248,7 +275,17 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_fake/reset":
             with st.lock:
                 st.requests.clear()
+                st.denied.clear()
+                st.quota_refusals.clear()
             return 200, {}
+        if path == "/_fake/policy":
+            policy = json.loads(body or b"{}")
+            with st.lock:
+                st.denied.update(policy.get("deny", []))
+                st.quota_refusals.update(policy.get("refuse_creates", {}))
+            return 200, {}
+        if (m := PROJECT.match(path)) and (refusal := self._policy(method, m.group(1), m.group(2))):
+            return refusal
         if m := JOBS.match(path):
             parent = f"projects/{m.group(1)}/locations/{m.group(2)}"
             if method == "POST":
