@@ -257,6 +257,48 @@ if __name__ == "__main__":
     assert Path("out/Slow/1.txt").read_text() == "1\n"
 
 
+def test_cloudpathlib_cache_dir_is_honoured_and_emptied_after_each_job(isolated: Path):
+    """A job that reads a bucket with cloudpathlib fills CLOUDPATHLIB_LOCAL_CACHE_DIR; pipework empties
+    it when the job is staged out, so a long run does not fill the disk with cached copies."""
+    bucket = make_bucket("gs")
+    write(f"{bucket}/ref/genome.txt", "ACGT\n")
+    cache = Path("cpl-cache").resolve()
+    Path("pipeline.py").write_text(
+        f"""
+from pipework import Pipeline, Proc
+
+class Read(Proc):
+    input = "i"
+    input_data = [0, 1]
+    output = "o:file:{{{{in.i}}}}.txt"
+    lang = {sys.executable!r}
+    script = '''
+import os
+from cloudpathlib import CloudPath
+ref = CloudPath("{bucket}/ref/genome.txt")
+text = ref.read_text()
+cached = [os.path.join(d, f) for d, _, fs in os.walk(os.environ["CLOUDPATHLIB_LOCAL_CACHE_DIR"]) for f in fs]
+open("{{{{out.o}}}}", "w").write(text + str(len(cached)) + "\\\\n")
+'''
+
+class P(Pipeline):
+    starts = Read
+    workdir = "{bucket}/work"
+    outdir = "./out"
+
+if __name__ == "__main__":
+    P.main()
+"""
+    )
+    env = {**os.environ, "CLOUDPATHLIB_LOCAL_CACHE_DIR": str(cache)}
+    res = subprocess.run(
+        [sys.executable, "pipeline.py", "-q"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert res.returncode == 0, res.stderr
+    assert Path("out/Read/0.txt").read_text() == "ACGT\n1\n"  # the job's read went through the cache dir
+    assert cache.is_dir() and not [p for p in cache.rglob("*") if p.is_file()]  # emptied after the jobs
+
+
 @pytest.mark.parametrize("scheme", CLOUDS)
 def test_a_missing_bucket_is_a_clear_error(isolated: Path, scheme: str):
     res = run(1, f"{scheme}://no-such-bucket-{uuid.uuid4().hex[:6]}/work", "./out")
