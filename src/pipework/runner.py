@@ -8,6 +8,7 @@ completed jobs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
 import time
@@ -277,13 +278,20 @@ class ProcRunner:
         if self._sigs is not None:
             self._sigs.update({j.index: j.extra["signature"] for j in jobs if j.state is JobState.CACHED})
             # a job about to run again must not look cached from its old entry if this run dies
-            if any(j.extra.pop("in_manifest", False) for j in jobs if j.state is not JobState.CACHED):
+            stale = [j for j in jobs if j.extra.pop("in_manifest", False) and j.state is not JobState.CACHED]
+            if stale:
                 await self._save_signatures()
         try:
             failures = await self._run_jobs([j for j in jobs if j.state is not JobState.CACHED])
-        finally:
+        except BaseException:
+            if self._sigs_dirty:  # keep what finished cached, without hiding why the process stopped
+                with contextlib.suppress(StorageError):
+                    await self._save_signatures()
+            raise
+        else:
             if self._sigs_dirty:
                 await self._save_signatures()
+        finally:
             if self.run.store is not None:
                 records = [
                     JobRecord(j.proc, j.index, j.state.value, j.rc, j.attempts, j.jid, j.dir, j.cache_reason)
