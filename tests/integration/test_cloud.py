@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 import uuid
 from pathlib import Path
 
@@ -89,6 +90,26 @@ def write(url: str, text: str) -> None:
     CloudPath(url).write_text(text)
 
 
+def write_pipeline(proc: str, attrs: str, *, workdir: str, outdir: str) -> None:
+    """Write pipeline.py: one process ``proc`` with the given class body, in a pipeline P."""
+    body = textwrap.indent(textwrap.dedent(attrs).strip(), "    ")
+    Path("pipeline.py").write_text(
+        f"""from pipework import Channel, Pipeline, Proc
+
+class {proc}(Proc):
+{body}
+
+class P(Pipeline):
+    starts = {proc}
+    workdir = "{workdir}"
+    outdir = "{outdir}"
+
+if __name__ == "__main__":
+    P.main()
+"""
+    )
+
+
 def run(n: int, workdir: str, outdir: str, *args: str) -> subprocess.CompletedProcess[str]:
     Path("pipeline.py").write_text(PIPELINE.format(n=n, workdir=workdir, outdir=outdir))
     return subprocess.run(
@@ -135,24 +156,16 @@ def test_local_workdir_and_cloud_outdir(isolated: Path, bucket: str):
 def test_cloud_inputs_are_staged_and_globbed(isolated: Path, bucket: str):
     for name in ("b.txt", "a.txt", "c.csv"):
         write(f"{bucket}/in/{name}", f"content of {name}\n")
-    Path("pipeline.py").write_text(
+    write_pipeline(
+        "Cat",
         f"""
-from pipework import Channel, Pipeline, Proc
-
-class Cat(Proc):
-    input = "f:file"
-    input_data = Channel.from_glob("{bucket}/in/*.txt")
-    output = "o:file:{{{{in.f | stem}}}}.out"
-    script = "test -f {{{{in.f}}}} && cat {{{{in.f}}}} > {{{{out.o}}}}"
-
-class P(Pipeline):
-    starts = Cat
-    workdir = "./wd"
-    outdir = "./out"
-
-if __name__ == "__main__":
-    P.main()
-"""
+        input = "f:file"
+        input_data = Channel.from_glob("{bucket}/in/*.txt")
+        output = "o:file:{{{{in.f | stem}}}}.out"
+        script = "test -f {{{{in.f}}}} && cat {{{{in.f}}}} > {{{{out.o}}}}"
+        """,
+        workdir="./wd",
+        outdir="./out",
     )
     res = subprocess.run([sys.executable, "pipeline.py", "-q"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
@@ -170,23 +183,15 @@ if __name__ == "__main__":
 def test_a_failed_directory_export_leaves_no_complete_export(isolated: Path, bucket: str):
     from cloudpathlib import CloudPath
 
-    Path("pipeline.py").write_text(
-        f"""
-from pipework import Pipeline, Proc
-
-class Dir(Proc):
-    output = "d:dir:results"
-    script = "echo 1 > {{{{out.d}}}}/one.txt; {{{{'ln -s /nonexistent/target ' + out.d + '/broken' if envs.broken else 'true'}}}}"
-    envs = {{"broken": __import__("os").environ.get("BREAK") == "1"}}
-
-class P(Pipeline):
-    starts = Dir
-    workdir = "./wd"
-    outdir = "{bucket}/out"
-
-if __name__ == "__main__":
-    P.main()
-"""
+    write_pipeline(
+        "Dir",
+        """
+        output = "d:dir:results"
+        script = "echo 1 > {{out.d}}/one.txt; {{'ln -s /nonexistent/target ' + out.d + '/broken' if envs.broken else 'true'}}"
+        envs = {"broken": __import__("os").environ.get("BREAK") == "1"}
+        """,
+        workdir="./wd",
+        outdir=f"{bucket}/out",
     )
     ok = subprocess.run([sys.executable, "pipeline.py", "-q"], capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
@@ -218,24 +223,16 @@ def test_finished_jobs_stay_cached_after_the_driver_is_killed(isolated: Path, bu
         f"if [ {{{{in.i}}}} = 1 ] && [ -e {here}/hold ]; then echo $$ > {here}/pid1; sleep 60; fi\n"
         "echo {{in.i}} > {{out.o}}\n"
     )
-    Path("pipeline.py").write_text(
+    write_pipeline(
+        "Slow",
         f"""
-from pipework import Pipeline, Proc
-
-class Slow(Proc):
-    input = "i"
-    input_data = [0, 1]
-    output = "o:file:{{{{in.i}}}}.txt"
-    script = {script!r}
-
-class P(Pipeline):
-    starts = Slow
-    workdir = "{bucket}/work"
-    outdir = "./out"
-
-if __name__ == "__main__":
-    P.main()
-"""
+        input = "i"
+        input_data = [0, 1]
+        output = "o:file:{{{{in.i}}}}.txt"
+        script = {script!r}
+        """,
+        workdir=f"{bucket}/work",
+        outdir="./out",
     )
     Path("hold").touch()
     driver = subprocess.Popen([sys.executable, "pipeline.py", "-q"], start_new_session=True)
@@ -263,32 +260,25 @@ def test_cloudpathlib_cache_dir_is_honoured_and_emptied_after_each_job(isolated:
     bucket = make_bucket("gs")
     write(f"{bucket}/ref/genome.txt", "ACGT\n")
     cache = Path("cpl-cache").resolve()
-    Path("pipeline.py").write_text(
+    script = (
+        "import os\n"
+        "from cloudpathlib import CloudPath\n"
+        f"text = CloudPath('{bucket}/ref/genome.txt').read_text()\n"
+        "cache = os.environ['CLOUDPATHLIB_LOCAL_CACHE_DIR']\n"
+        "cached = [f for _, _, fs in os.walk(cache) for f in fs]\n"
+        "open('{{out.o}}', 'w').write(text + str(len(cached)) + '\\n')\n"
+    )
+    write_pipeline(
+        "Read",
         f"""
-from pipework import Pipeline, Proc
-
-class Read(Proc):
-    input = "i"
-    input_data = [0, 1]
-    output = "o:file:{{{{in.i}}}}.txt"
-    lang = {sys.executable!r}
-    script = '''
-import os
-from cloudpathlib import CloudPath
-ref = CloudPath("{bucket}/ref/genome.txt")
-text = ref.read_text()
-cached = [os.path.join(d, f) for d, _, fs in os.walk(os.environ["CLOUDPATHLIB_LOCAL_CACHE_DIR"]) for f in fs]
-open("{{{{out.o}}}}", "w").write(text + str(len(cached)) + "\\\\n")
-'''
-
-class P(Pipeline):
-    starts = Read
-    workdir = "{bucket}/work"
-    outdir = "./out"
-
-if __name__ == "__main__":
-    P.main()
-"""
+        input = "i"
+        input_data = [0, 1]
+        output = "o:file:{{{{in.i}}}}.txt"
+        lang = {sys.executable!r}
+        script = {script!r}
+        """,
+        workdir=f"{bucket}/work",
+        outdir="./out",
     )
     env = {**os.environ, "CLOUDPATHLIB_LOCAL_CACHE_DIR": str(cache)}
     res = subprocess.run(

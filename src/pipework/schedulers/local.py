@@ -85,11 +85,8 @@ class LocalScheduler(Scheduler):
         return self._null if self._null >= 0 else None
 
     def _forks(self, job: Job) -> asyncio.Semaphore:
-        sem = self._per_proc.get(job.proc)
-        if sem is None:
-            sem = asyncio.Semaphore(job.spec.forks or os.cpu_count() or 1)
-            self._per_proc[job.proc] = sem
-        return sem
+        """The running slots of a job's process (its ``forks``)."""
+        return _per_process(self._per_proc, job)
 
     async def submit(self, jobs: Sequence[Job]) -> None:
         """Queue the jobs; each starts when its process and the run have a free slot."""
@@ -181,11 +178,7 @@ class LocalScheduler(Scheduler):
 
     def _ahead(self, job: Job) -> asyncio.Semaphore:
         """Jobs of a process staged in while waiting for a running slot (as many as its ``forks``)."""
-        sem = self._staging.get(job.proc)
-        if sem is None:
-            sem = asyncio.Semaphore(job.spec.forks or os.cpu_count() or 1)
-            self._staging[job.proc] = sem
-        return sem
+        return _per_process(self._staging, job)
 
     def known_rc(self, job: Job) -> int | None:
         """The rc of a job this driver staged out itself (it wrote that ``job.rc``)."""
@@ -304,6 +297,14 @@ class _Child:
             os.close(fd)
         _, status = os.waitpid(self.pid, 0)
         return os.waitstatus_to_exitcode(status)
+
+
+def _per_process(semaphores: dict[str, asyncio.Semaphore], job: Job) -> asyncio.Semaphore:
+    """The semaphore of a job's process in ``semaphores``, made with ``forks`` slots on first use."""
+    sem = semaphores.get(job.proc)
+    if sem is None:
+        sem = semaphores[job.proc] = asyncio.Semaphore(job.spec.forks or os.cpu_count() or 1)
+    return sem
 
 
 def _stage_in(job: Job, manifest: Manifest, files: dict[str, str]) -> int:

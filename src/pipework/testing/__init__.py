@@ -143,10 +143,8 @@ class SchedulerContract:
     def _jobs(self, tmp_path: Path, scripts: Sequence[str], **kw: Any) -> list[Job]:
         return make_jobs(tmp_path / "work", scripts, **kw)
 
-    # -- the contract --------------------------------------------------------------------------
-    def test_jobs_reach_done_confirmed_by_rc(self, tmp_path: Path) -> None:
-        """Three jobs end DONE with rc 0 and their files in place."""
-        jobs = self._jobs(tmp_path, [f"echo out{i}; echo err{i} >&2; echo {i} > result" for i in range(3)])
+    def _run_to_end(self, tmp_path: Path, jobs: list[Job]) -> tuple[Scheduler, dict[Job, JobState]]:
+        """Dispatch the jobs on a new scheduler and wait for their final states."""
 
         async def main() -> tuple[Scheduler, dict[Job, JobState]]:
             sched = self.make_scheduler(tmp_path)
@@ -157,7 +155,15 @@ class SchedulerContract:
             finally:
                 await sched.close(kill=True)
 
-        sched, finals = self._run(main())
+        result: tuple[Scheduler, dict[Job, JobState]] = self._run(main())
+        return result
+
+    # -- the contract --------------------------------------------------------------------------
+    def test_jobs_reach_done_confirmed_by_rc(self, tmp_path: Path) -> None:
+        """Three jobs end DONE with rc 0 and their files in place."""
+        jobs = self._jobs(tmp_path, [f"echo out{i}; echo err{i} >&2; echo {i} > result" for i in range(3)])
+
+        sched, finals = self._run_to_end(tmp_path, jobs)
         for i, job in enumerate(jobs):
             assert finals[job] is JobState.DONE, (job, finals[job])
             assert job.rc == 0
@@ -173,16 +179,7 @@ class SchedulerContract:
         """A job that exits 3 ends FAILED with rc 3, next to one that succeeds."""
         jobs = self._jobs(tmp_path, ["exit 0", "echo broken >&2; exit 3"])
 
-        async def main() -> dict[Job, JobState]:
-            sched = self.make_scheduler(tmp_path)
-            queue: asyncio.Queue[JobEvent] = asyncio.Queue()
-            try:
-                await sched.dispatch(jobs, queue)
-                return await wait_all(sched, jobs, queue, timeout=self.timeout)
-            finally:
-                await sched.close(kill=True)
-
-        finals = self._run(main())
+        _, finals = self._run_to_end(tmp_path, jobs)
         assert finals[jobs[0]] is JobState.DONE
         assert finals[jobs[1]] is JobState.FAILED and jobs[1].rc == 3
         assert Path(jobs[1].path("job.stderr")).read_text() == "broken\n"
@@ -200,16 +197,7 @@ class SchedulerContract:
         ]
         jobs = self._jobs(tmp_path, scripts)
 
-        async def main() -> dict[Job, JobState]:
-            sched = self.make_scheduler(tmp_path)
-            queue: asyncio.Queue[JobEvent] = asyncio.Queue()
-            try:
-                await sched.dispatch(jobs, queue)
-                return await wait_all(sched, jobs, queue, timeout=self.timeout)
-            finally:
-                await sched.close(kill=True)
-
-        self._run(main())
+        self._run_to_end(tmp_path, jobs)
         assert [job.rc for job in jobs] == [5, 6, 1, 2, 0, 0]
         assert Path(jobs[0].dir, "trapped").read_text() == "bye\n"
         assert not Path(jobs[2].dir, "reached").exists()
