@@ -94,7 +94,9 @@ class SchedulerError(PipeworkError):
     Args:
         message: What happened.
         transient: True when retrying the same call may succeed (a timeout, a busy controller).
-        **context: ``proc``, ``job`` and ``hint`` as for :class:`PipeworkError`.
+        proc: The process concerned, if any.
+        job: The job index concerned, if any.
+        hint: How to fix it.
     """
 
     def __init__(
