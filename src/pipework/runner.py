@@ -13,7 +13,7 @@ import os
 import shlex
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -458,15 +458,15 @@ def _prepare(jobs: list[Job], cache: Any) -> None:
     """Check inputs, decide which jobs are cached, and lay out the directories of the others."""
     check_inputs(jobs)
     occupied = check_cache(jobs, cache)
-    todo = []
+    todo, fresh = [], set()
     for job in jobs:
         # on a bucket, the listing of the cache check tells which job dirs hold anything
-        fresh = job.index not in occupied if occupied is not None else paths.makedir(job.dir)
+        empty = job.index not in occupied if occupied is not None else paths.makedir(job.dir)
         if job.state is not JobState.CACHED and not job.extra.get("maybe_running"):
             todo.append(job)
-            if fresh:
-                job.extra["fresh"] = True
-    _clean(todo)
+            if empty:
+                fresh.add(job)
+    _clean(todo, fresh=fresh)
 
 
 def check_inputs(jobs: Sequence[Job]) -> None:
@@ -553,16 +553,20 @@ def _exists(path: str, listing: dict[str, tuple[int, float]] | None) -> bool:
     return path in listing if listing is not None else paths.exists(path)
 
 
-def _clean(jobs: list[Job]) -> None:
-    """Remove what a previous attempt left and write the script, wrapper (and stage manifest)."""
+def _clean(jobs: list[Job], *, fresh: Collection[Job] = ()) -> None:
+    """Remove what a previous attempt left and write the script, wrapper (and stage manifest).
+
+    Jobs in ``fresh`` have a directory known to be empty (made just now, or absent from the bucket's
+    listing): there is nothing of theirs to remove.
+    """
     for job in jobs:
         job.extra.pop("maybe_running", None)
         manifest: Manifest | None = job.extra.get("stage")
         if paths.is_cloud(job.dir):
-            if not job.extra.pop("fresh", False):
+            if job not in fresh:
                 paths.rmtree(job.dir)  # one listing and deletes; a bucket has no directories to make
         else:
-            if not job.extra.pop("fresh", False):  # a directory made just now holds nothing to remove
+            if job not in fresh:
                 for name in JOB_FILES:
                     paths.remove(job.path(name))
                 paths.rmtree(job.output_dir)

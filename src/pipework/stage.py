@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from . import paths
 from .errors import StorageError
 
-__all__ = ["MANIFEST", "Manifest", "local_input", "run", "stage_root"]
+__all__ = ["MANIFEST", "Manifest", "local_input", "note", "run", "stage_root"]
 
 MANIFEST = "job.stage.json"
 #: Inputs of one job downloaded at a time.
@@ -75,7 +75,9 @@ class Manifest:
         return cls(stage_dir=data["stage_dir"], inputs=data["inputs"], outputs=data["outputs"])
 
 
-def _note(stage_dir: str, message: str) -> None:
+def note(stage_dir: str, message: str) -> None:
+    """Add a ``pipework: <message>`` line to the staged job's stderr (uploaded with it)."""
+    os.makedirs(stage_dir, exist_ok=True)
     with open(os.path.join(stage_dir, "job.stderr"), "a") as fh:
         fh.write(f"pipework: {message}\n")
 
@@ -114,7 +116,7 @@ def stage_in(jobdir: str, manifest: Manifest, *, files: dict[str, str] | None = 
             for url, local in manifest.inputs:
                 paths.download(url, local)
     except StorageError as exc:
-        _note(sd, f"staging the inputs failed: {exc}")
+        note(sd, f"staging the inputs failed: {exc}")
         return 1
     return 0
 
@@ -144,7 +146,7 @@ def stage_out(jobdir: str, manifest: Manifest, rc: int, *, uploaded: list[str] |
                     if uploaded is not None:
                         uploaded.append(url)
         except StorageError as exc:
-            _note(sd, f"uploading the outputs failed: {exc}")
+            note(sd, f"uploading the outputs failed: {exc}")
             rc = 1
     if remote:
         for name in _META:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from .. import paths
 from ..errors import StorageError
 from ..job import Job, launch_argv
-from ..stage import Manifest, stage_in, stage_out
+from ..stage import Manifest, note, stage_in, stage_out
 from ..state import JobState
 from .base import Scheduler
 
@@ -148,11 +148,8 @@ class LocalScheduler(Scheduler):
                 waiting = False
                 if rc == 0 and self._states.get(job) is JobState.KILLED:
                     rc = 143  # cancelled after staging in, before it started: job.rc must not say 0
-                    with (
-                        contextlib.suppress(OSError),
-                        open(os.path.join(manifest.stage_dir, "job.stderr"), "a") as fh,
-                    ):
-                        fh.write("pipework: cancelled before it started\n")
+                    with contextlib.suppress(OSError):
+                        note(manifest.stage_dir, "cancelled before it started")
                 elif rc == 0:
                     self._states[job] = JobState.RUNNING
                     self.notify(job)
@@ -313,9 +310,7 @@ def _stage_in(job: Job, manifest: Manifest, files: dict[str, str]) -> int:
         try:
             paths.write_text(job.path("job.script"), job.script)
         except StorageError as exc:
-            os.makedirs(manifest.stage_dir, exist_ok=True)
-            with open(os.path.join(manifest.stage_dir, "job.stderr"), "a") as fh:
-                fh.write(f"pipework: writing job.script failed: {exc}\n")
+            note(manifest.stage_dir, f"writing job.script failed: {exc}")
             return 1
     return stage_in(job.dir, manifest, files=files)
 
