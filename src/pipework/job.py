@@ -45,6 +45,8 @@ class Job:
         rc: Its return code, once finished.
         attempts: How many times it was submitted in this run.
         cache_reason: Why it is not cached (empty when cached).
+        native_state: What the scheduler said of how it ended, in its own words (``TIMEOUT``, a
+            Batch task's exit event), for the failure report; None when it said nothing notable.
     """
 
     spec: ProcSpec
@@ -59,6 +61,7 @@ class Job:
     rc: int | None = None
     attempts: int = 0
     cache_reason: str = ""
+    native_state: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

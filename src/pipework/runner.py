@@ -663,7 +663,7 @@ def _finish(jobs: list[Job]) -> list[tuple[Job, JobFailed | None]]:
 
 
 def _failure(job: Job, message: str, *, hint: str | None = None) -> JobFailed:
-    native = job.extra.get("native_state")
+    native = job.native_state
     if native:
         message += f" (scheduler: {native})"
     try:

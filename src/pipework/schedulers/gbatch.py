@@ -339,7 +339,7 @@ class GbatchScheduler(Scheduler):
                         e.task_execution.exit_code for e in task.status.status_events if e.task_execution
                     ]
                     last = task.status.status_events[-1].description if task.status.status_events else native
-                    job.extra["native_state"] = (
+                    job.native_state = (
                         f"Batch task FAILED ({last})" if not codes else f"Batch task exit code {codes[-1]}"
                     )
                 out[job] = state

@@ -110,7 +110,7 @@ class LocalScheduler(Scheduler):
             try:
                 child = await _Child.start(argv, devnull=devnull)
             except OSError as exc:
-                job.extra["native_state"] = f"could not start {argv[0]}: {exc}"
+                job.native_state = f"could not start {argv[0]}: {exc}"
                 self._states[job] = JobState.FAILED
                 self.notify(job)
                 return
@@ -122,7 +122,7 @@ class LocalScheduler(Scheduler):
             if self._states.get(job) is not JobState.KILLED:
                 self._states[job] = JobState.DONE if rc == 0 else JobState.FAILED
                 if rc < 0:
-                    job.extra["native_state"] = f"killed by signal {-rc}"
+                    job.native_state = f"killed by signal {-rc}"
             self.notify(job)
 
     async def _run_staged(self, job: Job, manifest: Manifest, devnull: int | None) -> None:

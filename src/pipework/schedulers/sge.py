@@ -291,7 +291,7 @@ class SgeScheduler(GridScheduler):
         for job, state in states.items():
             if job.jid and state is JobState.FAILED:
                 code = self._codes.get(self.split_jid(job.jid), "E")
-                job.extra["native_state"] = f"{code}: SGE could not start it; `qstat -j {job.jid}` says why"
+                job.native_state = f"{code}: SGE could not start it; `qstat -j {job.jid}` says why"
                 stuck.append(job)
         if stuck:
             await self.kill(stuck)  # an Eqw job would otherwise wait in the queue forever

@@ -324,7 +324,7 @@ class SlurmScheduler(GridScheduler):
         states = await super().statuses(jobs)
         for job in jobs:
             if job.jid and (native := self._notable.get(self.split_jid(job.jid))):
-                job.extra["native_state"] = native
+                job.native_state = native
         return states
 
     def kill_argv(self, ids: Sequence[str]) -> list[str]:
