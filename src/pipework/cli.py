@@ -1,124 +1,31 @@
-"""Command lines: ``MyPipeline.main()`` (``python pipeline.py``) and the ``pipework`` command.
+"""The ``pipework`` command: run, plan, inspect and clean pipelines, profiles and the run store.
 
-Both catch :class:`~pipework.errors.PipeworkError` once, print its message and exit 1; a traceback is
-shown only with ``--debug``.
+It catches :class:`~pipework.errors.PipeworkError` once, prints its message and exits 1; a traceback is
+shown only with ``--debug``. ``pipework run FILE`` takes the options of ``python FILE`` and runs through
+:mod:`pipework.launch`, as ``MyPipeline.main()`` does.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
-import inspect
 import json
 import os
 import shutil
 import subprocess
 import sys
 import traceback
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from .errors import ConfigError, PipelineFailed, PipeworkError
+from .errors import ConfigError, PipeworkError
+from .launch import last_run_source, launch
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
 
-__all__ = ["cli", "load_pipeline", "main", "run_pipeline_main"]
-
-LAST_RUN = ".pipework-last.json"
-
-
-# -- python pipeline.py ----------------------------------------------------------------------------
-def _parser(prog: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description="Run the pipeline.")
-    p.add_argument("--profile", help="apply a profile from ~/.pipework.toml or ./.pipework.toml")
-    p.add_argument("--forks", type=int, help="jobs of one process running at once")
-    p.add_argument("--workdir", help="where job directories live (path or cloud URL)")
-    p.add_argument("--outdir", help="where outputs are exported (path or cloud URL)")
-    p.add_argument("--scheduler", help="local, slurm, sge, gbatch or a plugin's name")
-    p.add_argument("--no-cache", action="store_true", help="rerun every job")
-    p.add_argument("--dry-run", action="store_true", help="print the plan (jobs, cached and why) and exit")
-    p.add_argument("-q", "--quiet", action="store_true", help="show only warnings and failures")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
-    return p
-
-
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "forks": args.forks,
-        "workdir": args.workdir,
-        "outdir": args.outdir,
-        "scheduler": args.scheduler,
-        "profile": args.profile,
-    }
-    if args.no_cache:
-        out["cache"] = False
-    return {k: v for k, v in out.items() if v is not None}
-
-
-def run_pipeline_main(cls: type[Pipeline], argv: Sequence[str] | None = None) -> int:
-    """Parse options, run (or plan) the pipeline, print the outcome; return the exit code."""
-    args = _parser(Path(sys.argv[0]).name if argv is None else cls.__name__).parse_args(argv)
-    return _run_or_plan(cls, args, source=_source_of(cls))
-
-
-def _source_of(cls: type) -> str | None:
-    try:
-        return str(Path(inspect.getfile(cls)).resolve()) + ":" + cls.__name__
-    except (TypeError, OSError):
-        return None
-
-
-def _run_or_plan(cls: type[Pipeline], args: argparse.Namespace, *, source: str | None) -> int:
-    try:
-        pipeline = cls(quiet=args.quiet, **_overrides(args))
-        if args.dry_run:
-            from .plan import format_plan, make_plan
-
-            print(format_plan(make_plan(pipeline), pipeline=pipeline.pipeline_name))
-            return 0
-        try:
-            result = pipeline.run()
-        finally:
-            if pipeline.config is not None and source:
-                _remember(pipeline, source, _overrides(args))
-    except PipelineFailed as exc:
-        if args.debug:
-            traceback.print_exc()
-        print(str(exc), file=sys.stderr)
-        return 1
-    except PipeworkError as exc:
-        if args.debug:
-            traceback.print_exc()
-        print(f"pipework: error: {exc}", file=sys.stderr)
-        return 1
-    if not args.quiet:
-        for name, counts in result.counts.items():
-            summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-            print(f"{name}: {summary}", file=sys.stderr)
-        print(f"outputs: {result.outdir}", file=sys.stderr)
-    for failure in result.failures:
-        print(failure.report(), file=sys.stderr)
-    return 0
-
-
-def _remember(pipeline: Pipeline, source: str, overrides: dict[str, Any]) -> None:
-    """Record how the last run was started, for ``pipework why`` without arguments."""
-    from . import paths
-
-    assert pipeline.config is not None
-    workdir = paths.resolve(pipeline.config.workdir)
-    if paths.is_cloud(workdir):
-        return
-    record = {"source": source, "overrides": overrides, "cwd": os.getcwd()}
-    try:
-        os.makedirs(workdir, exist_ok=True)
-        paths.atomic_write_text(os.path.join(workdir, LAST_RUN), json.dumps(record))
-    except (PipeworkError, OSError):
-        pass  # only a convenience for `pipework why`; the run's own error is what matters
+__all__ = ["cli", "load_pipeline", "main"]
 
 
 # -- loading a pipeline from a file ----------------------------------------------------------------
@@ -173,14 +80,13 @@ def load_pipeline(target: str) -> type[Pipeline]:
 
 
 def _last_run(workdir: str) -> str:
-    record = Path(workdir).expanduser() / LAST_RUN
-    try:
-        return str(json.loads(record.read_text())["source"])
-    except (OSError, ValueError, KeyError) as exc:
+    source = last_run_source(workdir)
+    if source is None:
         raise ConfigError(
             f"no pipeline given and no previous run recorded in {workdir}",
             hint="give the pipeline with --pipeline FILE[:Class]",
-        ) from exc
+        )
+    return source
 
 
 # -- pipework ... ----------------------------------------------------------------------------------
@@ -213,9 +119,9 @@ def cli(debug: bool) -> None:
 def run(ctx: click.Context, target: str) -> None:
     """Run the pipeline in TARGET (FILE[:Class]); options as for `python FILE --help`."""
     cls = load_pipeline(target)
-    args = _parser(f"pipework run {target}").parse_args(ctx.args)
     file, _, _ = target.partition(":")
-    sys.exit(_run_or_plan(cls, args, source=f"{Path(file).resolve()}:{cls.__name__}"))
+    source = f"{Path(file).resolve()}:{cls.__name__}"
+    sys.exit(launch(cls, ctx.args, prog=f"pipework run {target}", source=source))
 
 
 @cli.command()
@@ -226,10 +132,8 @@ def run(ctx: click.Context, target: str) -> None:
 @click.option("--profile", help="Profile to apply.")
 def why(proc: str, index: int | None, target: str | None, workdir: str, profile: str | None) -> None:
     """Print why each job of PROC (or job INDEX) would run, one line per job."""
-    from .plan import make_plan
-
     cls = load_pipeline(target or _last_run(workdir))
-    plans = {p.name: p for p in make_plan(cls(profile=profile) if profile else cls())}
+    plans = {p.name: p for p in (cls(profile=profile) if profile else cls()).plan()}
     if proc not in plans:
         raise ConfigError(f"pipeline has no process {proc!r}", hint=f"processes: {', '.join(plans)}")
     plan = plans[proc]

@@ -18,6 +18,7 @@ agree on every key and type.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import json
@@ -25,7 +26,7 @@ import os
 import sys
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,20 +99,35 @@ class RunConfig:
     )
 
     def __post_init__(self) -> None:
-        check_forks(self.forks, where="forks")
-        check_cache(self.cache, where="cache")
-        check_strategy(self.error_strategy, where="error_strategy")
+        with _key("forks"):
+            check_forks(self.forks, where="forks")
+        with _key("cache"):
+            check_cache(self.cache, where="cache")
+        with _key("error_strategy"):
+            check_strategy(self.error_strategy, where="error_strategy")
         if self.num_retries < 0:
-            raise ConfigError(f"num_retries must be >= 0, got {self.num_retries}")
-        Resources.parse(self.resources)
+            raise ConfigError(f"num_retries must be >= 0, got {self.num_retries}", key="num_retries")
+        with _key("resources"):
+            Resources.parse(self.resources)
         bad = [k for k, v in self.env.items() if not isinstance(v, str)]
         if bad:
-            raise ConfigError(f"env values must be strings; {bad[0]} is {self.env[bad[0]]!r}")
+            raise ConfigError(f"env values must be strings; {bad[0]} is {self.env[bad[0]]!r}", key="env")
 
     @classmethod
     def field_names(cls) -> list[str]:
         """The names of all configuration keys."""
         return [f.name for f in dataclasses.fields(cls)]
+
+
+@contextlib.contextmanager
+def _key(key: str) -> Iterator[None]:
+    """Name the configuration key of a ConfigError raised by a check that does not know it."""
+    try:
+        yield
+    except ConfigError as exc:
+        if exc.key is not None:
+            raise
+        raise ConfigError(exc.message, key=key, proc=exc.proc, job=exc.job, hint=exc.hint) from exc
 
 
 def config_files(cwd: Path | None = None) -> list[Path]:
@@ -219,10 +235,9 @@ def resolve(
     try:
         return RunConfig(**values), sources
     except ConfigError as exc:
-        bad = next((k for k in values if exc.message.startswith(k)), None)
-        if bad and bad in sources:
-            exc.message = f"{exc.message} (from {sources[bad]})"
-        raise
+        if exc.key is None or exc.key not in sources:
+            raise
+        raise exc.within(source=sources[exc.key]) from exc
 
 
 def _hints() -> dict[str, Any]:
@@ -235,9 +250,10 @@ def _convert(key: str, value: Any, source: str) -> Any:
         close = difflib.get_close_matches(key, list(hints), n=1)
         raise ConfigError(
             f"unknown setting {key!r} in {source}",
+            key=key,
             hint=(f"did you mean {close[0]!r}? " if close else "") + f"settings: {', '.join(hints)}",
         )
-    return coerce(value, hints[key], where=f"{key} (from {source})")
+    return coerce(value, hints[key], where=f"{key} (from {source})", key=key)
 
 
 def _parse_env(key: str, text: str, name: str) -> Any:
@@ -259,76 +275,104 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def coerce(value: Any, hint: Any, *, where: str) -> Any:
+def coerce(value: Any, hint: Any, *, where: str, key: str | None = None) -> Any:
     """Check and convert a value to a type annotation (str, int, float, bool, list, dict, Optional, unions).
+
+    Args:
+        value: The value as given (from TOML, an environment variable, or Python).
+        hint: The type annotation to convert to.
+        where: The setting and its source, for the message (``"forks (from PIPEWORK_FORKS)"``).
+        key: The configuration key, set on the error as :attr:`ConfigError.key`.
+
+    Returns:
+        The converted value.
 
     Raises:
         ConfigError: Naming ``where``, the expected type and the value.
     """
     origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
+    converted: Any = _BAD
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return coerce(value, arg, where=where)
-            except ConfigError as exc:
-                errors.append(exc)
-        raise ConfigError(f"{where} must be {_type_name(hint)}, got {value!r}")
-    if hint is Any:
+        converted = _coerce_union(value, hint, where=where, key=key)
+    elif hint is Any:
         return value
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in (
-            "true",
-            "yes",
-            "1",
-            "on",
-            "false",
-            "no",
-            "0",
-            "off",
-        ):
-            return value.lower() in ("true", "yes", "1", "on")
-        raise ConfigError(f"{where} must be true or false, got {value!r}")
-    if hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            return int(value)
-        raise ConfigError(f"{where} must be an integer, got {value!r}")
-    if hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str) and _is_number(value):
-            return float(value)
-        raise ConfigError(f"{where} must be a number, got {value!r}")
-    if hint is str:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, Path):
-            return str(value)
-        raise ConfigError(f"{where} must be a string, got {value!r}")
-    if origin in (list, tuple, Sequence) or hint in (list, tuple):
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where} must be a list, got {value!r}")
-        inner = args[0] if args else Any
-        items = [coerce(v, inner, where=where) for v in value]
-        return tuple(items) if origin is tuple or hint is tuple else items
-    if origin in (dict, Mapping) or hint is dict:
+    elif hint in _SCALARS:
+        converted = _SCALARS[hint](value)
+    elif origin in (list, tuple, Sequence) or hint in (list, tuple):
+        return _coerce_list(value, hint, where=where, key=key)
+    elif origin in (dict, Mapping) or hint is dict:
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{where} must be a table/dict, got {value!r}")
+            raise ConfigError(f"{where} must be a table/dict, got {value!r}", key=key)
         return dict(value)
-    if value.__class__ is hint or (isinstance(hint, type) and isinstance(value, hint)):
+    elif value.__class__ is hint or (isinstance(hint, type) and isinstance(value, hint)):
         return value
-    raise ConfigError(f"{where} must be {_type_name(hint)}, got {value!r}")
+    if converted is _BAD:
+        raise ConfigError(f"{where} must be {_type_name(hint)}, got {value!r}", key=key)
+    return converted
+
+
+#: What a converter returns for a value it cannot convert (None is a valid result).
+_BAD: Any = object()
+_TRUE = ("true", "yes", "1", "on")
+_FALSE = ("false", "no", "0", "off")
+
+
+def _coerce_union(value: Any, hint: Any, *, where: str, key: str | None) -> Any:
+    args = typing.get_args(hint)
+    if value is None and type(None) in args:
+        return None
+    for arg in args:
+        if arg is not type(None):
+            with contextlib.suppress(ConfigError):
+                return coerce(value, arg, where=where, key=key)
+    return _BAD
+
+
+def _coerce_list(value: Any, hint: Any, *, where: str, key: str | None) -> list[Any] | tuple[Any, ...]:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{where} must be a list, got {value!r}", key=key)
+    inner = args[0] if args else Any
+    items = [coerce(v, inner, where=where, key=key) for v in value]
+    return tuple(items) if origin is tuple or hint is tuple else items
+
+
+def _to_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
+        return value.lower() in _TRUE
+    return _BAD
+
+
+def _to_int(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return _BAD
+
+
+def _to_float(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str) and _is_number(value):
+        return float(value)
+    return _BAD
+
+
+def _to_str(value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    return _BAD
+
+
+_SCALARS: dict[Any, Callable[[Any], Any]] = {bool: _to_bool, int: _to_int, float: _to_float, str: _to_str}
 
 
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
@@ -364,13 +408,28 @@ def build_settings(cls: type[Any], opts: Mapping[str, Any] | None, *, owner: str
             close = difflib.get_close_matches(key, names, n=1)
             raise ConfigError(
                 f"unknown {owner} option {key!r}",
+                key=key,
                 hint=(f"did you mean {close[0]!r}? " if close else "")
                 + (f"options: {', '.join(names)}" if names else f"{owner} takes no options"),
             )
-        values[key] = coerce(value, hints[key], where=f"{owner} option {key}")
+        values[key] = coerce(value, hints[key], where=f"{owner} option {key}", key=key)
     try:
         return cls(**values)
     except ConfigError:
         raise
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"invalid {owner} options: {exc}") from exc
+
+
+def build_scheduler_settings(cls: Any, opts: Mapping[str, Any], *, proc: str | None = None) -> Any:
+    """A scheduler's ``Settings`` from effective options, checked by the scheduler.
+
+    Raises:
+        ConfigError: For an unknown option or a wrong value, naming the process (if any) and the option.
+    """
+    try:
+        settings = build_settings(cls.Settings, opts, owner=f"{cls.name} scheduler")
+        cls.check_settings(settings)
+    except ConfigError as exc:
+        raise exc.within(proc=proc) from exc
+    return settings

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import DagError
-from .proc import Proc
-from .spec import PROC_ATTRIBUTES
+from .proc import PROC_ATTRIBUTES, Proc
 
 __all__ = ["Dag", "build"]
 

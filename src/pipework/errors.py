@@ -8,6 +8,8 @@ the process and the job when they are known, says what happened, and ends with w
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 __all__ = [
     "ConfigError",
     "DagError",
@@ -21,14 +23,29 @@ __all__ = [
 ]
 
 
+_E = TypeVar("_E", bound="PipeworkError")
+
+
 class PipeworkError(Exception):
     """Root of every error pipework raises on purpose.
+
+    Context is kept in attributes, never parsed back out of the message. To add context to an error on
+    its way up, raise a new one from it with :meth:`within`::
+
+        except ConfigError as exc:
+            raise exc.within(proc=spec.name) from exc
 
     Args:
         message: What happened, in one sentence.
         proc: The name of the process concerned, if any.
         job: The index of the job concerned, if any.
         hint: What the user can do about it.
+
+    Attributes:
+        message: What happened (without the ``[proc job]`` prefix and the hint).
+        proc: The process concerned, or None.
+        job: The job index concerned, or None.
+        hint: What to do about it, or None.
     """
 
     def __init__(
@@ -56,12 +73,52 @@ class PipeworkError(Exception):
             text += f" -- {self.hint}"
         return text
 
+    def within(
+        self: _E,
+        *,
+        proc: str | None = None,
+        job: int | None = None,
+        doing: str | None = None,
+        source: str | None = None,
+        hint: str | None = None,
+    ) -> _E:
+        """Return a new error of the same class and context, with more context added.
+
+        The error itself is not changed: raise the new one ``from`` it. Every other attribute
+        (``key``, ``reason``, ``rc``, ...) is copied.
+
+        Args:
+            proc: The process, set only when this error names none.
+            job: The job index, set only when this error names none.
+            doing: What was being done, put before the message: ``"{doing}: {message}"``.
+            source: Where the offending value came from, put after the message:
+                ``"{message} (from {source})"``.
+            hint: The fix, set only when this error has none.
+
+        Returns:
+            The new error.
+        """
+        state = {k: v for k, v in self.__dict__.items() if k != "__notes__"}
+        message = self.message
+        if doing:
+            message = f"{doing}: {message}"
+        if source:
+            message = f"{message} (from {source})"
+        state["message"] = message
+        if state.get("proc") is None:
+            state["proc"] = proc
+        if state.get("job") is None:
+            state["job"] = job
+        if not state.get("hint"):
+            state["hint"] = hint
+        return _rebuild(type(self), message, state)
+
     def __reduce__(self) -> tuple[object, ...]:
         # keyword-only context must survive pickling (multiprocessing, pytest-xdist)
         return (_rebuild, (type(self), self.message, self.__dict__.copy()))
 
 
-def _rebuild(cls: type[PipeworkError], message: str, state: dict[str, object]) -> PipeworkError:
+def _rebuild(cls: type[_E], message: str, state: dict[str, object]) -> _E:
     err = cls.__new__(cls)
     Exception.__init__(err, message)
     err.__dict__.update(state)
@@ -69,7 +126,31 @@ def _rebuild(cls: type[PipeworkError], message: str, state: dict[str, object]) -
 
 
 class ConfigError(PipeworkError):
-    """A configuration value (profile, environment variable, attribute) is invalid."""
+    """A configuration value (profile, environment variable, attribute) is invalid.
+
+    Args:
+        message: What is wrong, naming the value and where it came from.
+        key: The configuration key concerned (a :class:`~pipework.config.RunConfig` field or a
+            scheduler option), if one is.
+        proc: The process concerned, if any.
+        job: The job index concerned, if any.
+        hint: How to fix it.
+
+    Attributes:
+        key: The configuration key concerned, or None.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        proc: str | None = None,
+        job: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, proc=proc, job=job, hint=hint)
+        self.key = key
 
 
 class SpecError(PipeworkError):
@@ -94,9 +175,16 @@ class SchedulerError(PipeworkError):
     Args:
         message: What happened.
         transient: True when retrying the same call may succeed (a timeout, a busy controller).
+        reason: Why, as a word callers can test instead of the message text: ``"already_exists"``,
+            ``"not_found"``, ``"quota"``, ``"permission"``, ``"credentials"``, ``"unavailable"``, or
+            None when not classified.
         proc: The process concerned, if any.
         job: The job index concerned, if any.
         hint: How to fix it.
+
+    Attributes:
+        transient: Whether retrying the same call may succeed.
+        reason: Why the call failed, as a word (see Args), or None.
     """
 
     def __init__(
@@ -104,12 +192,14 @@ class SchedulerError(PipeworkError):
         message: str,
         *,
         transient: bool = False,
+        reason: str | None = None,
         proc: str | None = None,
         job: int | None = None,
         hint: str | None = None,
     ) -> None:
         super().__init__(message, proc=proc, job=job, hint=hint)
         self.transient = transient
+        self.reason = reason
 
 
 class JobFailed(PipeworkError):
@@ -163,6 +253,13 @@ class PipelineFailed(PipeworkError):
         message: The failure report.
         failures: The job failures that caused it.
         result: The partial :class:`~pipework.RunResult` of the run, if one was built.
+        interrupted: The name of the signal that interrupted the run (``"SIGINT"``, ``"SIGTERM"``),
+            when a signal ended it rather than a failed job.
+
+    Attributes:
+        failures: The job failures that caused it (empty when interrupted).
+        result: The partial run result, or None.
+        interrupted: The signal's name when the run was interrupted, else None.
     """
 
     def __init__(
@@ -171,7 +268,9 @@ class PipelineFailed(PipeworkError):
         *,
         failures: list[JobFailed] | None = None,
         result: object | None = None,
+        interrupted: str | None = None,
     ) -> None:
         super().__init__(message)
         self.failures = failures or []
         self.result = result
+        self.interrupted = interrupted

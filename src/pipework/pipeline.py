@@ -15,18 +15,21 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import dag as dag_mod
 from . import paths
 from .config import RunConfig, resolve
-from .errors import ConfigError, JobFailed, PipelineFailed, PipeworkError, StorageError
+from .errors import ConfigError, JobFailed, PipelineFailed, StorageError
 from .plugins import PluginManager
 from .proc import Proc
 from .progress import Progress, make_progress
 from .run import RunContext, RunLock, RunResult
 from .runner import ProcResult, ProcRunner
 from .spec import ProcSpec, make_spec
+
+if TYPE_CHECKING:
+    from .plan import ProcPlan
 
 __all__ = ["Pipeline"]
 
@@ -169,9 +172,9 @@ class Pipeline:
         try:
             lock.acquire()
         except StorageError as exc:
-            raise StorageError(
-                f"workdir {config.workdir!r} is not writable: {exc.message}",
-                hint=exc.hint or "choose another workdir (--workdir or the workdir attribute)",
+            raise exc.within(
+                doing=f"workdir {config.workdir!r} is not writable",
+                hint="choose another workdir (--workdir or the workdir attribute)",
             ) from exc
         started = time.monotonic()
         await run.open_store(config.scheduler)
@@ -196,7 +199,7 @@ class Pipeline:
             ok = True
             ending = "done"
         except PipelineFailed as exc:
-            if "interrupted" in exc.message:
+            if exc.interrupted is not None:
                 ending = "interrupted"
             raise
         finally:
@@ -253,6 +256,7 @@ class Pipeline:
                 f"pipeline {self.pipeline_name} was interrupted by {interrupted}; "
                 "its running jobs were cancelled",
                 result=None,
+                interrupted=interrupted,
             ) from None
         except JobFailed as exc:
             failures = [exc]
@@ -267,11 +271,31 @@ class Pipeline:
             if run.halting:
                 await run.close(kill=True)
 
-    # -- command line ------------------------------------------------------------------------------
+    # -- planning and the command line --------------------------------------------------------------
+    def plan(self) -> list[ProcPlan]:
+        """What a run would do, without running anything: each process's jobs and why they would run.
+
+        Reads the workdir, writes nothing.
+
+        Raises:
+            PipeworkError: For invalid declarations or configuration.
+        """
+        from .plan import make_plan
+        from .run import run_tag
+
+        config = self.resolve_config()
+        specs = self.specs(config, self.build_dag())
+        return make_plan(
+            specs,
+            pipeline_dir=paths.join(paths.resolve(config.workdir), self.pipeline_name),
+            outdir=self.outdir_path,
+            run_tag=run_tag(config.workdir, self.pipeline_name),
+        )
+
     @classmethod
     def main(cls, argv: Sequence[str] | None = None) -> None:
         """Run the pipeline from the command line (``--help`` lists the options); exits 0 or 1."""
-        from .cli import run_pipeline_main
+        from .launch import run_pipeline_main  # only here: argparse stays out of ``import pipework``
 
         sys.exit(run_pipeline_main(cls, argv))
 
@@ -299,8 +323,3 @@ def _report(pipeline: str, failures: list[JobFailed]) -> str:
     if len(failures) > MAX_REPORTED_FAILURES:
         lines.append(f"... and {len(failures) - MAX_REPORTED_FAILURES} more failed jobs")
     return "\n".join(lines)
-
-
-def is_pipeline_error(exc: BaseException) -> bool:
-    """True for the errors ``main()`` reports without a traceback."""
-    return isinstance(exc, PipeworkError)

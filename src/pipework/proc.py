@@ -8,14 +8,13 @@ is registered or changed when a class is defined; each run reads the attributes 
 from __future__ import annotations
 
 import inspect
-import sys
-from collections.abc import Callable, Mapping, Sequence
+import typing
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from .errors import SpecError
-from .spec import PROC_ATTRIBUTES
 
-__all__ = ["Proc"]
+__all__ = ["PROC_ATTRIBUTES", "Proc"]
 
 
 class Proc:
@@ -123,10 +122,14 @@ class Proc:
         return out
 
 
-def module_of(cls: type) -> Any:
-    """The module object a class was defined in (None if it is gone)."""
-    return sys.modules.get(cls.__module__)
+def _class_attributes(cls: type) -> frozenset[str]:
+    """The names a class declares as ``ClassVar`` annotations (its own, not its bases')."""
+    hints = typing.get_type_hints(cls)
+    return frozenset(
+        name for name in inspect.get_annotations(cls) if typing.get_origin(hints[name]) is ClassVar
+    )
 
 
-ProcType = type[Proc]
-InputDataFunc = Callable[..., Any]
+#: Every class attribute a ``Proc`` subclass may set (besides methods and ``_private`` names): the
+#: annotated class attributes of :class:`Proc`, the one list of them.
+PROC_ATTRIBUTES: frozenset[str] = _class_attributes(Proc)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipework import Pipeline, Proc
-from pipework.cli import run_pipeline_main
+from pipework.launch import run_pipeline_main
 
 from .helpers import write
 

@@ -92,3 +92,30 @@ def test_console_script_is_installed():
     assert exe.exists()
     res = subprocess.run([str(exe), "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "run" in res.stdout and "why" in res.stdout
+
+
+def test_run_remembers_the_last_run_for_why(isolated: Path):
+    write("pipeline.py", PIPELINE)
+    runner = CliRunner()
+    res = runner.invoke(cli, ["why", "Hello"])
+    assert res.exit_code == 1
+    assert (
+        "no pipeline given and no previous run recorded in ./.pipework -- give the pipeline with"
+        in res.output
+    )
+    assert runner.invoke(cli, ["run", "pipeline.py", "-q"]).exit_code == 0
+    record = Path(".pipework/.pipework-last.json").read_text()
+    assert str(Path("pipeline.py").resolve()) + ":Greet" in record
+    res = runner.invoke(cli, ["why", "Hello"])
+    assert res.exit_code == 0 and res.output.splitlines() == ["Hello job 0: cached", "Hello job 1: cached"]
+
+
+def test_traceback_only_with_debug(isolated: Path):
+    write("pipeline.py", PIPELINE + "\nif __name__ == '__main__':\n    Greet.main()\n")
+    for how in ([sys.executable, "pipeline.py"], [sys.executable, "-m", "pipework", "run", "pipeline.py"]):
+        res = subprocess.run([*how, "--forks", "0"], capture_output=True, text=True)
+        assert res.returncode == 1
+        assert res.stderr == "pipework: error: forks must be a positive int, got 0 (from argument)\n"
+        res = subprocess.run([*how, "--forks", "0", "--debug"], capture_output=True, text=True)
+        assert res.returncode == 1 and "Traceback" in res.stderr
+        assert res.stderr.endswith("pipework: error: forks must be a positive int, got 0 (from argument)\n")

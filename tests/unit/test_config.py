@@ -125,3 +125,39 @@ def test_env_from_a_profile_reaches_the_jobs_and_is_restored(tmp_path: Path, mon
     assert "PW_TEST_ENDPOINT" not in os.environ
     with pytest.raises(ConfigError, match="env values must be strings"):
         RunConfig(env={"X": 1})  # type: ignore[dict-item]
+
+
+def test_an_invalid_value_names_its_key_and_where_it_came_from(tmp_path: Path):
+    with pytest.raises(ConfigError) as info:
+        resolve(attrs={}, files=[], env={"PIPEWORK_FORKS": "0"})
+    assert info.value.key == "forks"
+    assert str(info.value) == "forks must be a positive int, got 0 (from PIPEWORK_FORKS)"
+    assert isinstance(info.value.__cause__, ConfigError) and info.value.__cause__.key == "forks"
+    files = _files(tmp_path, local='[default]\nerror_strategy = "stop"\n')
+    with pytest.raises(ConfigError) as info:
+        resolve(attrs={}, files=files, env={})
+    assert info.value.key == "error_strategy"
+    assert str(info.value) == (
+        f"error_strategy is 'stop' (from {files[0]} [default]) -- error_strategy is one of halt, retry, ignore"
+    )
+    with pytest.raises(ConfigError) as info:
+        resolve(attrs={"resources": {"mem": "lots"}}, files=[], env={})
+    assert info.value.key == "resources" and "not a memory amount (from pipeline class) -- " in str(
+        info.value
+    )
+
+
+def test_wrong_types_and_unknown_keys_name_their_key(tmp_path: Path):
+    files = _files(tmp_path, local='[default]\nnum_retries = "often"\n')
+    with pytest.raises(ConfigError) as info:
+        resolve(attrs={}, files=files, env={})
+    assert info.value.key == "num_retries"
+    with pytest.raises(ConfigError) as info:
+        resolve(attrs={}, files=[], env={}, overrides={"scheduler_opts": "partition=debug"})
+    assert info.value.key == "scheduler_opts" and "must be a table/dict" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        resolve(attrs={}, files=_files(tmp_path, home="[default]\nworkdri = 'x'\n"), env={})
+    assert info.value.key == "workdri"
+    with pytest.raises(ConfigError) as info:
+        build_settings(LocalSettings, {"kill_grace": "soon"}, owner="local scheduler")
+    assert info.value.key == "kill_grace"

@@ -1,5 +1,7 @@
 """Parsing of input and output declarations."""
 
+from pathlib import Path
+
 import pytest
 
 from pipework.errors import SpecError
@@ -51,3 +53,24 @@ def test_input_name_used_twice_and_bad_name():
 def test_output_without_template():
     with pytest.raises(SpecError, match="has no template"):
         parse_outputs("count", proc="P")
+
+
+def test_the_proc_attributes_are_procs_annotations_and_all_documented():
+    import re
+
+    from pipework import Proc
+    from pipework.proc import PROC_ATTRIBUTES
+
+    assert {"requires", "input", "input_data", "script", "template_opts"} <= PROC_ATTRIBUTES
+    assert all(getattr(Proc, name) is None for name in PROC_ATTRIBUTES)
+    table = (Path(__file__).parents[2] / "docs/concepts/procs.md").read_text().split("\n## ")[0]
+    documented = {
+        name
+        for row in table.splitlines()
+        if row.startswith("| `")
+        for name in re.findall(r"`(\w+)`", row.split("|")[1])
+    }
+    assert documented == PROC_ATTRIBUTES
+    with pytest.raises(SpecError, match="derive\\(\\) got unknown attribute\\(s\\) \\['inputs'\\]") as info:
+        Proc.derive("Other", inputs="a")
+    assert info.value.hint == "attributes: " + ", ".join(sorted(PROC_ATTRIBUTES))
