@@ -6,19 +6,20 @@ before they exist) and checks each job's cache, giving the one-line reason a job
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from . import cache, export, paths
 from .channel import Channel
-from .errors import PipeworkError
-from .plugins import PluginManager
-from .progress import QuietProgress
-from .run import RunContext
-from .runner import ProcRunner, check_cache, input_channel
+from .config import build_scheduler_settings
+from .errors import ConfigError, PipeworkError
+from .job import JobBuilder, input_channel, template_engine
+from .schedulers import get_scheduler_class
+from .spec import ProcSpec
+from .stage import stage_root
 from .state import JobState
-
-if TYPE_CHECKING:
-    from .pipeline import Pipeline
+from .template import TemplateEngine
 
 __all__ = ["ProcPlan", "format_plan", "make_plan"]
 
@@ -50,44 +51,53 @@ class ProcPlan:
         return sum(1 for r in self.reasons.values() if r)
 
 
-def make_plan(pipeline: Pipeline) -> list[ProcPlan]:
-    """Plan every process of a pipeline (reads the workdir, writes nothing).
+def make_plan(
+    specs: Mapping[str, ProcSpec], *, pipeline_dir: str, outdir: str, run_tag: str
+) -> list[ProcPlan]:
+    """Plan every process (reads the workdir, writes nothing).
+
+    Args:
+        specs: The processes, in topological order.
+        pipeline_dir: The pipeline's directory in the workdir.
+        outdir: The export directory.
+        run_tag: The run's tag.
 
     Raises:
         PipeworkError: For invalid declarations or configuration.
     """
-    config = pipeline.resolve_config()
-    graph = pipeline.build_dag()
-    specs = pipeline.specs(config, graph)
-    progress = QuietProgress()
-    run = RunContext(
-        name=pipeline.pipeline_name,
-        config=config,
-        outdir=pipeline.outdir_path,
-        progress=progress,
-        plugins=PluginManager(disabled=["*"], warn=progress.warn),
-    )
     plans: dict[str, ProcPlan] = {}
     channels: dict[str, Channel] = {}
     rerun: dict[str, str] = {}  # output path of a job that will run -> "Proc job i"
+    engines: dict[tuple[str, tuple[str, ...]], TemplateEngine] = {}
+    root = stage_root()
     for name, spec in specs.items():
-        run.check_scheduler(spec)
+        try:
+            cls = get_scheduler_class(spec.scheduler)
+        except ConfigError as exc:
+            raise exc.within(proc=name) from exc
+        build_scheduler_settings(cls, spec.scheduler_opts, proc=name)
         plan = plans[name] = ProcPlan(name)
         upstream = [plans[r] for r in spec.requires]
         unknown = [u.name for u in upstream if u.njobs is None]
         if unknown:
             plan.note = f"waits on {', '.join(unknown)}"
             continue
-        runner = ProcRunner(spec, run)
+        builder = JobBuilder(
+            spec,
+            template_engine(spec, engines),
+            proc_dir=paths.join(pipeline_dir, name),
+            run_tag=run_tag,
+            stage_root=root,
+            access=cls.file_access,
+        )
         try:
-            channel = input_channel(spec, [channels[r] for r in spec.requires])
-            jobs = runner.make_jobs(channel)
+            jobs = builder.make_jobs(input_channel(spec, [channels[r] for r in spec.requires]))
         except PipeworkError:
             if any(u.to_run for u in upstream):
                 plan.note = f"jobs known once {', '.join(u.name for u in upstream if u.to_run)} ran"
                 continue
             raise
-        runner.export_targets()
+        export.targets(spec, jobs, outdir)
         plan.njobs = len(jobs)
         fresh = []
         for job in jobs:
@@ -96,14 +106,15 @@ def make_plan(pipeline: Pipeline) -> list[ProcPlan]:
                 plan.reasons[job.index] = f"its input comes from {source}, which will run"
             else:
                 fresh.append(job)
-        check_cache(fresh, spec.cache)
+        cache.check(fresh, spec.cache)
         for job in fresh:
             plan.reasons[job.index] = "" if job.state is JobState.CACHED else job.cache_reason
         for job in jobs:
             if plan.reasons[job.index]:
                 for value in _values(job.outputs):
                     rerun[value] = f"{name} job {job.index}"
-        channels[name] = runner_channel(runner)
+        outs = [o.name for o in spec.outputs]
+        channels[name] = Channel(outs, [[j.outputs[o] for o in outs] for j in jobs])
     return list(plans.values())
 
 
@@ -115,12 +126,6 @@ def _values(mapping: dict[str, Any]) -> list[str]:
         else:
             out.append(str(value))
     return out
-
-
-def runner_channel(runner: ProcRunner) -> Channel:
-    """The output channel the runner's jobs would produce."""
-    outs = [o.name for o in runner.spec.outputs]
-    return Channel(outs, [[j.outputs[o] for o in outs] for j in runner.jobs])
 
 
 def format_plan(plans: list[ProcPlan], *, pipeline: str, details: int = 3) -> str:

@@ -12,18 +12,19 @@ import json
 import os
 import socket
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import paths
 from .channel import Channel
-from .config import RunConfig, build_settings
+from .config import RunConfig, build_scheduler_settings
 from .errors import ConfigError, JobFailed, PipeworkError, StorageError
+from .job import JobBuilder, template_engine
 from .plugins import PluginManager
 from .progress import Progress
 from .schedulers import Scheduler, get_scheduler_class
-from .spec import ProcSpec
+from .spec import ProcSpec, scheduler_opts
+from .stage import stage_root
 from .store import RunStore
 from .template import TemplateEngine
 
@@ -192,28 +193,29 @@ class RunContext:
         self.halting = False
         self.store: RunStore | None = None
         self.run_id: int | None = None
-        self._schedulers: dict[str, Scheduler] = {}
+        self.stage_root = stage_root()
+        self._schedulers: dict[str, Scheduler[Any]] = {}
         self._templates: dict[tuple[str, tuple[str, ...]], TemplateEngine] = {}
 
-    def templates(self, spec: ProcSpec) -> TemplateEngine:
-        """The template engine for a process's ``template_opts`` (shared by processes with the same)."""
-        opts = spec.template_opts
-        unknown = set(opts) - {"engine", "filters"}
-        if unknown:
-            raise ConfigError(
-                f"unknown template_opts {sorted(unknown)}",
-                proc=spec.name,
-                hint="use engine, filters",
-            )
-        engine = str(opts.get("engine", "jinja2"))
-        filters: Mapping[str, Any] = opts.get("filters") or {}
-        key = (engine, tuple(sorted(f"{k}:{id(v)}" for k, v in filters.items())))
-        if key not in self._templates:
-            self._templates[key] = TemplateEngine(engine, filters)
-        return self._templates[key]
+    def job_builder(self, spec: ProcSpec) -> JobBuilder:
+        """The builder of a process's jobs: its templates compiled, its files placed for its scheduler.
 
-    async def scheduler_for(self, spec: ProcSpec) -> Scheduler:
-        """The scheduler of a process: one instance per scheduler name for the whole run.
+        Raises:
+            ConfigError: For an unknown scheduler or invalid ``template_opts``.
+            TemplateError: For a template that does not compile.
+        """
+        return JobBuilder(
+            spec,
+            template_engine(spec, self._templates),
+            proc_dir=paths.join(self.pipeline_dir, spec.name),
+            run_tag=self.tag,
+            stage_root=self.stage_root,
+            access=get_scheduler_class(spec.scheduler).file_access,
+        )
+
+    async def scheduler_for(self, spec: ProcSpec) -> Scheduler[Any]:
+        """The scheduler of a process: one instance per scheduler name for the whole run, with the
+        run-wide settings of that scheduler (see :func:`pipework.spec.scheduler_opts`).
 
         Raises:
             ConfigError: For an unknown scheduler or invalid ``scheduler_opts``.
@@ -221,9 +223,8 @@ class RunContext:
         sched = self._schedulers.get(spec.scheduler)
         if sched is None:
             cls = get_scheduler_class(spec.scheduler)
-            opts = self.config.scheduler_opts if spec.scheduler == self.config.scheduler else {}
-            settings = build_settings(cls.Settings, opts, owner=f"{spec.scheduler} scheduler")
-            sched = cls(settings, run_tag=self.tag)
+            settings = build_scheduler_settings(cls, scheduler_opts(self.config, spec.scheduler))
+            sched = cls(settings, run_tag=self.tag, env=self.config.env)
             self._schedulers[spec.scheduler] = sched
         return sched
 
@@ -235,12 +236,9 @@ class RunContext:
         """
         try:
             cls = get_scheduler_class(spec.scheduler)
-            cls.check_settings(
-                build_settings(cls.Settings, spec.scheduler_opts, owner=f"{spec.scheduler} scheduler")
-            )
         except ConfigError as exc:
-            exc.proc = exc.proc or spec.name
-            raise
+            raise exc.within(proc=spec.name) from exc
+        build_scheduler_settings(cls, spec.scheduler_opts, proc=spec.name)
 
     async def hook(self, name: str, **kwargs: Any) -> None:
         """Call a plugin hook (a no-op when no plugin is registered)."""

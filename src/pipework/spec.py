@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import ConfigError, SpecError
+from .proc import PROC_ATTRIBUTES
 from .resources import Resources
 
 if TYPE_CHECKING:
@@ -35,15 +36,6 @@ INPUT_TYPES = ("var", "file", "files", "dir", "dirs")
 OUTPUT_TYPES = ("var", "file", "dir")
 ERROR_STRATEGIES = ("halt", "retry", "ignore")
 
-#: Every class attribute a ``Proc`` subclass may set (besides methods and ``_private`` names).
-PROC_ATTRIBUTES = frozenset(
-    {
-        "requires", "input", "input_data", "output", "script", "lang", "envs", "forks", "cache",
-        "export", "error_strategy", "num_retries", "scheduler", "scheduler_opts", "resources",
-        "container", "template_opts",
-    }
-)  # fmt: skip
-
 CacheMode = Literal[True, False, "content"]
 
 
@@ -58,11 +50,6 @@ class InputSpec:
     def is_path(self) -> bool:
         """True when the values are paths (files or directories)."""
         return self.type != "var"
-
-    @property
-    def is_list(self) -> bool:
-        """True when one value is a list of paths (``files``, ``dirs``)."""
-        return self.type in ("files", "dirs")
 
 
 @dataclass(frozen=True)
@@ -286,7 +273,19 @@ def is_callable_data(value: object) -> bool:
     return callable(value) and not isinstance(value, type)
 
 
-InputDataFn = Callable[..., Any]
+def scheduler_opts(config: Any, scheduler: str, own: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The effective ``scheduler_opts`` of a process on ``scheduler`` — the one rule for all of them.
+
+    The pipeline's (profile's) ``scheduler_opts`` are options of the pipeline's scheduler: they apply to
+    a process only when it uses that scheduler. The process's own ``scheduler_opts`` go on top.
+
+    Args:
+        config: The run configuration (its ``scheduler`` and ``scheduler_opts``).
+        scheduler: The scheduler the process uses.
+        own: The process's own ``scheduler_opts`` (None for the run-wide settings of a scheduler).
+    """
+    inherited = (config.scheduler_opts or {}) if scheduler == config.scheduler else {}
+    return {**inherited, **(own or {})}
 
 
 def make_spec(cls: type[Proc], config: Any, *, is_end: bool) -> ProcSpec:
@@ -325,7 +324,8 @@ def make_spec(cls: type[Proc], config: Any, *, is_end: bool) -> ProcSpec:
         resources = Resources.parse(
             {**(config.resources or {}), **(cls.resources or {})}, where=f"{where}resources"
         )
-        scheduler_opts = {**(config.scheduler_opts or {}), **(cls.scheduler_opts or {})}
+        scheduler = str(pick("scheduler"))
+        opts = scheduler_opts(config, scheduler, cls.scheduler_opts)
         num_retries = pick("num_retries")
         if isinstance(num_retries, bool) or not isinstance(num_retries, int) or num_retries < 0:
             raise ConfigError(f"{where}num_retries must be an int >= 0, got {num_retries!r}")
@@ -346,13 +346,13 @@ def make_spec(cls: type[Proc], config: Any, *, is_end: bool) -> ProcSpec:
             export=bool(export),
             error_strategy=check_strategy(pick("error_strategy"), where=f"{where}error_strategy"),
             num_retries=num_retries,
-            scheduler=str(pick("scheduler")),
-            scheduler_opts=scheduler_opts,
+            scheduler=scheduler,
+            scheduler_opts=opts,
             resources=resources,
             container=pick("container"),
             template_opts=dict(cls.template_opts or {}),
         )
     except ConfigError as exc:
-        if exc.proc is None:
-            exc.proc = name
-        raise
+        if exc.proc is not None:
+            raise
+        raise exc.within(proc=name) from exc

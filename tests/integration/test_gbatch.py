@@ -14,9 +14,46 @@ from pathlib import Path
 
 import pytest
 
+from pipework import paths
+from pipework.job import Job
+from pipework.schedulers.gbatch import GbatchScheduler, GbatchSettings, mount_path
+from pipework.testing import SchedulerContract
+
 from .test_cloud import make_bucket, read
 
 pytestmark = [pytest.mark.gbatch, pytest.mark.cloud]
+
+
+class TestGbatchContract(SchedulerContract):
+    """The scheduler contract on the local Batch API, with the job dirs on the GCS emulator."""
+
+    __test__ = True
+    timeout = 180.0
+    array_size = 20
+
+    def make_scheduler(self, tmp_path: Path) -> GbatchScheduler:
+        settings = GbatchSettings(
+            project="test",
+            location="local",
+            endpoint=os.environ["PW_GBATCH_ENDPOINT"],
+            anonymous=True,
+            poll_interval=0.5,
+            max_poll_interval=2.0,
+        )
+        return GbatchScheduler(settings, run_tag=f"c{abs(hash(str(tmp_path))) % 10**6}")
+
+    def workdir(self, tmp_path: Path) -> str:
+        marker = tmp_path / ".bucket"
+        if not marker.exists():
+            marker.write_text(make_bucket("gs"))
+        return marker.read_text() + "/work"
+
+    def job_file(self, job: Job, name: str) -> str:
+        # what the task writes is on its VM's mount (this machine for the local API) as soon as it is
+        # written, and in the bucket once the task ends; job.jid is written by the driver to the bucket
+        if name == "job.jid":
+            return paths.join(job.dir, name)
+        return os.path.normpath(os.path.join(mount_path(job.dir), name))
 
 PIPELINE = """
 from pipework import Pipeline, Proc

@@ -9,24 +9,30 @@ Built-in schedulers are ``local``, ``slurm``, ``sge`` and ``gbatch``; third-part
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
 import importlib.util
 from importlib.metadata import entry_points
+from typing import Any
 
 from ..errors import ConfigError
-from ..job import Job
+from ..job import Job, launch_argv
+from ..layout import FileAccess
 from ..state import JobState
 from .base import JobEvent, NoSettings, Scheduler
 
 __all__ = [
+    "FileAccess",
     "Job",
     "JobEvent",
     "JobState",
     "NoSettings",
     "Scheduler",
     "available",
+    "check_settings_class",
     "get_scheduler_class",
+    "launch_argv",
 ]
 
 ENTRY_POINT_GROUP = "pipework.schedulers"
@@ -51,7 +57,7 @@ def _module_exists(target: str) -> bool:
     return importlib.util.find_spec(target.partition(":")[0]) is not None
 
 
-def get_scheduler_class(name: str) -> type[Scheduler]:
+def get_scheduler_class(name: str) -> type[Scheduler[Any]]:
     """Return the scheduler class registered under ``name``.
 
     Raises:
@@ -82,4 +88,33 @@ def get_scheduler_class(name: str) -> type[Scheduler]:
         ) from exc
     if not (isinstance(cls, type) and issubclass(cls, Scheduler)):
         raise ConfigError(f"scheduler {name!r} ({target}) is not a pipework Scheduler subclass")
+    check_settings_class(cls, where=f"scheduler {name!r} ({target})")
     return cls
+
+
+def check_settings_class(cls: type[Scheduler[Any]], *, where: str) -> None:
+    """Reject a scheduler whose ``Settings`` is not a dataclass whose every field has help text and a
+    default: profiles, ``--help`` and ``pipework profile show`` are built from them.
+
+    Raises:
+        ConfigError: Naming the scheduler, the field and the fix.
+    """
+    settings = cls.Settings
+    if not dataclasses.is_dataclass(settings):
+        raise ConfigError(
+            f"{where}: its Settings {settings!r} is not a dataclass",
+            hint="declare a @dataclass(frozen=True, kw_only=True) Settings with a default and help per field",
+        )
+    for f in dataclasses.fields(settings):
+        if not f.init:
+            continue
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(
+                f"{where}: settings field {f.name!r} has no default",
+                hint="give it one, e.g. field(default=None, metadata={'help': '...'})",
+            )
+        if not str(f.metadata.get("help", "")).strip():
+            raise ConfigError(
+                f"{where}: settings field {f.name!r} has no help text",
+                hint="add metadata={'help': 'what it does'} to its field(...)",
+            )

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from .. import paths
 from ..errors import SchedulerError
 from ..job import Job
+from ..layout import FileAccess
 from ..state import JobState
 
-__all__ = ["JobEvent", "NoSettings", "Scheduler"]
+__all__ = ["FileAccess", "JobEvent", "NoSettings", "Scheduler"]
 
 T = TypeVar("T")
+#: The type of a scheduler's settings (its ``Settings`` dataclass).
+SettingsT = TypeVar("SettingsT")
 
 #: What the base puts on a process's queue: a job and its new state, or an error that ends the run.
 JobEvent = tuple[Job, JobState] | BaseException
@@ -34,16 +38,22 @@ class NoSettings:
     """Settings of a scheduler that has none."""
 
 
-class Scheduler(ABC):
-    """Base class of every scheduler, built-in or plugin.
+class Scheduler(ABC, Generic[SettingsT]):
+    """Base class of every scheduler, built-in or plugin; generic over its settings type.
 
-    Subclasses set :attr:`name` (and :attr:`Settings`, a dataclass of their options) and implement
-    :meth:`submit`, :meth:`statuses` and :meth:`kill`. One instance serves one run.
+    Subclasses set :attr:`name` (and :attr:`Settings`, a dataclass of their options whose every field
+    has a default and ``metadata={"help": ...}``; one without is rejected when the scheduler is loaded)
+    and implement :meth:`submit`, :meth:`statuses` and :meth:`kill`. One instance serves one run::
+
+        class MyScheduler(Scheduler[MySettings]):
+            name = "mine"
+            Settings = MySettings
 
     Args:
         settings: An instance of :attr:`Settings` (defaults to ``Settings()``).
         run_tag: A short tag that is the same for every run of one pipeline in one workdir; schedulers
             put it in job names (``pw-<run_tag>-<proc>-<index>``) so one query finds all the run's jobs.
+        env: Environment variables the jobs get on top of the driver's (a profile's ``env``).
     """
 
     #: The name users give in ``scheduler = "..."``.
@@ -62,20 +72,27 @@ class Scheduler(ABC):
     #: to reattach. A scheduler that finds its jobs another way (local: the wrapper's ``job.pid``)
     #: turns it off and saves a file per job.
     jid_files: ClassVar[bool] = True
-    #: Whether the scheduler stages jobs with files on a bucket itself, in the driver, instead of running
-    #: ``python -m pipework.stage`` (the engine then keeps their wrapper and stage manifest in memory).
-    stages_in_process: ClassVar[bool] = False
+    #: How the scheduler's jobs reach files on a bucket: staged on the node by ``python -m
+    #: pipework.stage`` (the default), staged by the driver itself, or mounted (see pipework.layout).
+    file_access: ClassVar[FileAccess] = FileAccess()
+    #: Whether the scheduler wakes the poll loop itself (:meth:`notify`) when a job changes, rather than
+    #: being polled at an interval.
+    notifies: ClassVar[bool] = False
 
-    def __init__(self, settings: Any = None, *, run_tag: str = "run") -> None:
-        self.settings = settings if settings is not None else self.Settings()
+    def __init__(
+        self, settings: SettingsT | None = None, *, run_tag: str = "run", env: Mapping[str, str] | None = None
+    ) -> None:
+        self.settings: SettingsT = settings if settings is not None else self.Settings()
         self.run_tag = run_tag
+        #: The environment of the jobs: the driver's, with ``env`` on top.
+        self.job_env: Mapping[str, str] = {**os.environ, **env} if env else os.environ
         self.status_calls = 0
         self._active: dict[Job, asyncio.Queue[JobEvent]] = {}
         self._gone_since: dict[Job, float] = {}
         self._wakeup: asyncio.Event | None = None
         self._changed: set[Job] = set()
         self._cancelled: set[Job] = set()
-        self._settings_by_proc: dict[str, Any] = {}
+        self._settings_by_proc: dict[str, SettingsT] = {}
         self._poller: asyncio.Task[None] | None = None
         self._interval = self.min_poll_interval
 
@@ -103,7 +120,7 @@ class Scheduler(ABC):
         """Cancel the given jobs (queued or running)."""
 
     # -- optional --------------------------------------------------------------------------------
-    @classmethod  # noqa: B027 - an optional hook, empty by default
+    @classmethod
     def check_settings(cls, settings: Any) -> None:
         """Reject settings that cannot work, before anything runs (default: accept).
 
@@ -116,20 +133,24 @@ class Scheduler(ABC):
         None (the default) makes the base read ``job.rc``."""
         return None
 
-    def settings_for(self, job: Job) -> Any:
-        """The settings of a job's process: the run's ``scheduler_opts`` merged with the process's.
+    def uploaded_outputs(self, job: Job) -> Collection[str] | None:
+        """The output URLs the scheduler uploaded itself for a finished job (they are known to exist,
+        so the engine does not ask the bucket); None (the default) makes the engine check them."""
+        return None
 
-        Built once per process and cached; a scheduler's :meth:`submit` uses it so processes can ask
-        for another partition or queue while the run keeps one status query for all of them.
+    def settings_for(self, job: Job) -> SettingsT:
+        """The settings of a job's process (its effective ``scheduler_opts``, see
+        :func:`pipework.spec.scheduler_opts`), built once per process.
+
+        A scheduler's :meth:`submit` uses it so processes can ask for another partition or queue while
+        the run keeps one status query for all of them.
         """
         cached = self._settings_by_proc.get(job.proc)
         if cached is None:
-            from ..config import build_settings
+            from ..config import build_scheduler_settings
 
             opts = job.spec.scheduler_opts
-            cached = (
-                build_settings(self.Settings, opts, owner=f"{self.name} scheduler") if opts else self.settings
-            )
+            cached = build_scheduler_settings(type(self), opts, proc=job.proc) if opts else self.settings
             self._settings_by_proc[job.proc] = cached
         return cached
 
@@ -287,6 +308,7 @@ class Scheduler(ABC):
             rcs.update(await asyncio.to_thread(_read_rcs, unknown))
         now = time.monotonic()
         finished = 0
+        stuck: list[Job] = []  # still listed in a final state, without job.rc: it never ran (SGE Eqw)
         for job, state in ended:
             rc = rcs.get(job)
             if state is JobState.KILLED or (rc is None and job in self._cancelled):
@@ -296,12 +318,17 @@ class Scheduler(ABC):
                 final = JobState.DONE if rc == 0 else JobState.FAILED
             elif now - self._gone_since.setdefault(job, now) >= self.rc_grace:
                 final = JobState.LOST
+                if state is not None:
+                    stuck.append(job)
             else:
                 continue
             self._gone_since.pop(job, None)
             job.state = final
             self._active.pop(job).put_nowait((job, final))
             finished += 1
+        if stuck:  # one kill for all, so they do not wait in the queue forever
+            with contextlib.suppress(SchedulerError):
+                await self.kill(stuck)
         return finished
 
 

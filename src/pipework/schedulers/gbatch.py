@@ -20,12 +20,15 @@ from typing import Any
 from .. import paths
 from ..errors import ConfigError, SchedulerError
 from ..job import Job
+from ..layout import FileAccess
 from ..state import JobState
 from .base import Scheduler
 
 __all__ = ["GbatchScheduler", "GbatchSettings", "batch_job_id", "build_job", "mount_path"]
 
 MOUNT_ROOT = "/mnt/disks"
+#: Batch VMs see each gs:// bucket of a job mounted at ``/mnt/disks/<bucket>``.
+FILE_ACCESS = FileAccess(mount_root=MOUNT_ROOT, mount_schemes=("gs",), name="a Batch VM")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,8 +86,7 @@ STATES = {
 
 def mount_path(url: str) -> str:
     """``gs://bucket/a/b`` -> ``/mnt/disks/bucket/a/b`` (where the VM sees the object)."""
-    _, bucket, key = paths.split_url(url)
-    return f"{MOUNT_ROOT}/{bucket}/{key}".rstrip("/")
+    return FILE_ACCESS.mount_path(url)
 
 
 def batch_job_id(run_tag: str, proc: str, first: int, seq: int) -> str:
@@ -180,33 +182,55 @@ def build_job(settings: GbatchSettings, jobs: Sequence[Job], *, run_tag: str, bu
 
 
 def _error(exc: Exception, action: str) -> SchedulerError:
+    """Translate a Google client exception into a SchedulerError whose ``reason`` names its class."""
+    # SchedulerError.reason for each Google exception class (over REST, HTTP 409 is Conflict)
+    reasons = {
+        "AlreadyExists": "already_exists",
+        "Conflict": "already_exists",
+        "NotFound": "not_found",
+        "TooManyRequests": "quota",
+        "ResourceExhausted": "quota",
+        "ServiceUnavailable": "unavailable",
+        "DeadlineExceeded": "unavailable",
+        "InternalServerError": "unavailable",
+        "ConnectionError": "unavailable",
+        "PermissionDenied": "permission",
+        "Unauthenticated": "permission",
+        "Forbidden": "permission",
+        "Unauthorized": "permission",
+        "DefaultCredentialsError": "credentials",
+    }
     name = type(exc).__name__
     text = str(exc).splitlines()[0][:300] if str(exc) else name
-    if name in ("TooManyRequests", "ResourceExhausted"):
+    reason = reasons.get(name)
+    if reason == "quota":
         # over REST a quota error is HTTP 429 (RESOURCE_EXHAUSTED): quota frees up as jobs end, so it
         # is retried with backoff; the last error still names the quota and the fix
         return SchedulerError(
             f"Batch API {action}: quota or rate limit exceeded: {text}",
             transient=True,
+            reason=reason,
             hint="request more Batch quota for the project and region, or lower forks / max_jobs",
         )
-    if name in ("ServiceUnavailable", "DeadlineExceeded", "InternalServerError", "ConnectionError"):
-        return SchedulerError(f"Batch API {action}: {text}", transient=True)
-    if name in ("PermissionDenied", "Unauthenticated", "Forbidden", "Unauthorized"):
+    if reason == "unavailable":
+        return SchedulerError(f"Batch API {action}: {text}", transient=True, reason=reason)
+    if reason == "permission":
         return SchedulerError(
             f"Batch API {action}: permission denied: {text}",
+            reason=reason,
             hint="check Application Default Credentials (gcloud auth application-default login) and the "
             "roles batch.jobsEditor and iam.serviceAccountUser on the project",
         )
-    if name == "DefaultCredentialsError":
+    if reason == "credentials":
         return SchedulerError(
             f"Batch API {action}: no credentials",
+            reason=reason,
             hint="gcloud auth application-default login, or set GOOGLE_APPLICATION_CREDENTIALS",
         )
-    return SchedulerError(f"Batch API {action}: {name}: {text}")
+    return SchedulerError(f"Batch API {action}: {name}: {text}", reason=reason)
 
 
-class GbatchScheduler(Scheduler):
+class GbatchScheduler(Scheduler[GbatchSettings]):
     """Run jobs as Google Cloud Batch tasks."""
 
     name = "gbatch"
@@ -215,7 +239,7 @@ class GbatchScheduler(Scheduler):
     max_poll_interval = 60.0
     rc_grace = 60.0
     #: Jobs are rendered on /mnt/disks paths (the buckets are mounted in the VMs).
-    mounts = True
+    file_access = FILE_ACCESS
 
     @classmethod
     def check_settings(cls, settings: Any) -> None:
@@ -233,8 +257,10 @@ class GbatchScheduler(Scheduler):
         if settings.endpoint and not re.match(r"^https?://", settings.endpoint):
             raise ConfigError(f"gbatch endpoint {settings.endpoint!r} is not an http(s) URL")
 
-    def __init__(self, settings: GbatchSettings | None = None, *, run_tag: str = "run") -> None:
-        super().__init__(settings, run_tag=run_tag)
+    def __init__(
+        self, settings: GbatchSettings | None = None, *, run_tag: str = "run", env: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(settings, run_tag=run_tag, env=env)
         self.min_poll_interval = self.settings.poll_interval
         self.max_poll_interval = max(self.settings.max_poll_interval, self.min_poll_interval)
         self._interval = self.min_poll_interval
@@ -292,7 +318,7 @@ class GbatchScheduler(Scheduler):
                 hint="set workdir = 'gs://bucket/path'",
             )
         settings = self.settings_for(jobs[0])
-        buckets = sorted({paths.split_url(u)[1] for u in jobs[0].extra.get("buckets", [jobs[0].dir])})
+        buckets = sorted({paths.split_url(u)[1] for u in jobs[0].layout.buckets or (jobs[0].dir,)})
         request = build_job(settings, jobs, run_tag=self.run_tag, buckets=buckets)
         client = self.client()
         while True:
@@ -304,7 +330,7 @@ class GbatchScheduler(Scheduler):
                 )
                 break
             except SchedulerError as exc:
-                if "AlreadyExists" in exc.message or "already exists" in exc.message:
+                if exc.reason == "already_exists":
                     continue  # an id of a previous run: take the next sequence number
                 raise
         for index, job in enumerate(jobs):
@@ -324,7 +350,7 @@ class GbatchScheduler(Scheduler):
                     "list_tasks", lambda n=name: list(client.list_tasks(parent=f"{n}/taskGroups/group0"))
                 )
             except SchedulerError as exc:
-                if "NotFound" in exc.message or "not found" in exc.message:
+                if exc.reason == "not_found":
                     continue  # deleted: the base confirms from job.rc
                 raise
             states = {t.name.rsplit("/", 1)[-1]: t for t in tasks}
@@ -352,5 +378,5 @@ class GbatchScheduler(Scheduler):
             try:
                 await self._call("delete_job", client.delete_job, name=name)
             except SchedulerError as exc:
-                if "NotFound" not in exc.message and "not found" not in exc.message:
+                if exc.reason != "not_found":
                     raise

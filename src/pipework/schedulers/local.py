@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import functools
 import os
 import shutil
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from .. import paths
 from ..errors import StorageError
 from ..job import Job, launch_argv
+from ..layout import Access, FileAccess
 from ..stage import Manifest, note, stage_in, stage_out
 from ..state import JobState
 from .base import Scheduler
@@ -43,28 +45,35 @@ class LocalSettings:
     kill_grace: float = field(default=5.0, metadata={"help": "seconds from SIGTERM to SIGKILL on cancel"})
 
 
-class LocalScheduler(Scheduler):
+class LocalScheduler(Scheduler[LocalSettings]):
     """Run jobs on this machine."""
 
     name = "local"
     Settings = LocalSettings
     #: The local scheduler wakes the poll loop itself when a job changes (no fixed interval).
     notifies = True
+    #: Jobs with files on a bucket are staged by the driver itself (see :meth:`_run_staged`).
+    file_access = FileAccess(stages_in_driver=True)
     min_poll_interval = 0.5
     max_poll_interval = 2.0
     rc_grace = 0.0
     #: A restarted driver adopts running jobs by the pid their wrapper writes to ``job.pid``.
     jid_files = False
-    #: Jobs with files on a bucket are staged by the driver itself (see :meth:`_run_staged`).
-    stages_in_process = True
 
-    def __init__(self, settings: LocalSettings | None = None, *, run_tag: str = "run") -> None:
-        super().__init__(settings, run_tag=run_tag)
+    def __init__(
+        self,
+        settings: LocalSettings | None = None,
+        *,
+        run_tag: str = "run",
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(settings, run_tag=run_tag, env=env)
         self._states: dict[Job, JobState] = {}
         self._procs: dict[Job, _Child] = {}
         self._tasks: dict[Job, asyncio.Task[None]] = {}
         self._adopted: dict[Job, int] = {}
         self._rcs: dict[Job, int] = {}
+        self._uploaded: dict[Job, list[str]] = {}
         self._per_proc: dict[str, asyncio.Semaphore] = {}
         self._staging: dict[str, asyncio.Semaphore] = {}
         self._null: int | None = None
@@ -94,13 +103,13 @@ class LocalScheduler(Scheduler):
             # the wrapper writes its pid to job.pid, which lets a restarted driver adopt the job
             job.jid = self.job_name(job)
             self._rcs.pop(job, None)
+            self._uploaded.pop(job, None)
             self._states[job] = JobState.QUEUED
             self._tasks[job] = asyncio.create_task(self._run(job), name=f"pipework-{job.name}")
 
     async def _run(self, job: Job) -> None:
-        manifest = job.extra.get("stage")
-        if manifest is not None and "wrapper" in job.extra:
-            await self._run_staged(job, manifest, self._devnull())
+        if job.layout.access is Access.STAGED:
+            await self._run_staged(job, job.layout.manifest(), self._devnull())
             return
         async with self._forks(job), self._global or contextlib.nullcontext():
             if self._states.get(job) is JobState.KILLED:
@@ -108,7 +117,7 @@ class LocalScheduler(Scheduler):
             devnull = self._devnull()
             argv = launch_argv(job)
             try:
-                child = await _Child.start(argv, devnull=devnull)
+                child = await _Child.start(argv, devnull=devnull, env=self.job_env)
             except OSError as exc:
                 job.native_state = f"could not start {argv[0]}: {exc}"
                 self._states[job] = JobState.FAILED
@@ -134,7 +143,7 @@ class LocalScheduler(Scheduler):
         wrapper and the manifest come from memory (the engine does not upload them for this scheduler),
         and the driver keeps the rc and the outputs it uploaded, so nothing needs reading back.
         """
-        files = {"job.script": job.script, "job.wrapper": job.extra["wrapper"]}
+        files = {"job.script": job.script, "job.wrapper": job.wrapper or ""}
         loop = asyncio.get_running_loop()
         ahead = self._ahead(job)
         await ahead.acquire()
@@ -142,7 +151,8 @@ class LocalScheduler(Scheduler):
         try:
             if self._states.get(job) is JobState.KILLED:
                 return
-            rc = await loop.run_in_executor(self._transfers(), _stage_in, job, manifest, files)
+            context = contextvars.copy_context()  # the run's storage settings (pipework.paths)
+            rc = await loop.run_in_executor(self._transfers(), context.run, _stage_in, job, manifest, files)
             async with self._forks(job), self._global or contextlib.nullcontext():
                 ahead.release()
                 waiting = False
@@ -154,7 +164,9 @@ class LocalScheduler(Scheduler):
                     self._states[job] = JobState.RUNNING
                     self.notify(job)
                     child = await _Child.start(
-                        ["bash", os.path.join(manifest.stage_dir, "job.wrapper")], devnull=devnull
+                        ["bash", os.path.join(manifest.stage_dir, "job.wrapper")],
+                        devnull=devnull,
+                        env=self.job_env,
                     )
                     self._procs[job] = child
                     code = await child.wait()
@@ -165,9 +177,11 @@ class LocalScheduler(Scheduler):
                 ahead.release()
         uploaded: list[str] = []
         final = await loop.run_in_executor(
-            self._transfers(), functools.partial(stage_out, job.dir, manifest, rc, uploaded=uploaded)
+            self._transfers(),
+            contextvars.copy_context().run,
+            functools.partial(stage_out, job.dir, manifest, rc, uploaded=uploaded),
         )
-        job.extra["uploaded"] = uploaded
+        self._uploaded[job] = uploaded
         self._rcs[job] = final
         if self._states.get(job) is not JobState.KILLED:
             self._states[job] = JobState.DONE if final == 0 else JobState.FAILED
@@ -180,6 +194,10 @@ class LocalScheduler(Scheduler):
     def known_rc(self, job: Job) -> int | None:
         """The rc of a job this driver staged out itself (it wrote that ``job.rc``)."""
         return self._rcs.get(job)
+
+    def uploaded_outputs(self, job: Job) -> list[str] | None:
+        """The outputs this driver uploaded itself for a staged job (they exist: no request to check)."""
+        return self._uploaded.pop(job, None)
 
     async def statuses(self, jobs: Sequence[Job]) -> Mapping[Job, JobState]:
         """States from the driver's own process table (no system call, except for adopted jobs)."""
@@ -256,8 +274,9 @@ class _Child:
         self._proc = proc
 
     @classmethod
-    async def start(cls, argv: list[str], *, devnull: int | None) -> _Child:
-        """Start ``argv`` with stdin/stdout/stderr on ``devnull`` (a descriptor; None: asyncio)."""
+    async def start(cls, argv: list[str], *, devnull: int | None, env: Mapping[str, str]) -> _Child:
+        """Start ``argv`` with stdin/stdout/stderr on ``devnull`` (a descriptor; None: asyncio) and the
+        environment ``env``."""
         if devnull is not None:
             exe = _which(argv[0])
             # vfork-based: returns once the child has exec'd (~0.15 ms); measured faster than handing
@@ -265,7 +284,7 @@ class _Child:
             pid = os.posix_spawn(
                 exe,
                 argv,
-                os.environ,
+                env,
                 file_actions=[(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)],
                 setsid=True,
             )
@@ -276,6 +295,7 @@ class _Child:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
             start_new_session=True,
+            env=dict(env),
         )
         return cls(proc.pid, proc)
 

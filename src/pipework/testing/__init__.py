@@ -19,16 +19,21 @@ whatever the number of jobs, reattaching a fresh instance without resubmitting, 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import paths
 from ..config import RunConfig
 from ..job import Job
+from ..jobdir import clean
+from ..layout import FileAccess, place
 from ..proc import Proc
-from ..runner import _clean
+from ..schedulers import get_scheduler_class
 from ..schedulers.base import JobEvent, Scheduler
+from ..stage import stage_root
 from ..spec import make_spec
 from ..state import JobState
 
@@ -44,17 +49,19 @@ def make_jobs(
     resources: Mapping[str, Any] | None = None,
     scheduler: str = "local",
     scheduler_opts: Mapping[str, Any] | None = None,
+    access: FileAccess | None = None,
 ) -> list[Job]:
     """Jobs of one process, one per bash script, with their directories, scripts and wrappers written.
 
     Args:
-        workdir: Where the job directories go (``<workdir>/<proc>/<index>``).
+        workdir: Where the job directories go (``<workdir>/<proc>/<index>``): a local path or a bucket.
         scripts: The script of each job.
         proc: The process name.
         forks: The process's ``forks``.
         resources: The process's resources.
         scheduler: The scheduler name recorded on the process.
         scheduler_opts: The process's scheduler options.
+        access: How the scheduler's jobs reach files on a bucket (default: the ``scheduler``'s).
     """
     cls = type(
         proc,
@@ -69,18 +76,37 @@ def make_jobs(
         },
     )
     spec = make_spec(cls, RunConfig(), is_end=True)
+    access = access if access is not None else get_scheduler_class(scheduler).file_access
+    base = str(workdir) if paths.is_cloud(str(workdir)) else str(Path(workdir).resolve())
     jobs = []
     for index, script in enumerate(scripts):
-        jobdir = str(Path(workdir).resolve() / proc / str(index))
-        Path(jobdir).mkdir(parents=True, exist_ok=True)
-        job = Job(spec=spec, index=index, dir=jobdir, name="", inputs={}, outputs={}, script=script)
+        jobdir = paths.join(base, proc, str(index))
+        paths.makedirs(jobdir)
+        layout = place(
+            access,
+            job_dir=jobdir,
+            cloud_inputs=[],
+            stage_dir=os.path.join(stage_root(), "contract", proc, str(index)),
+            proc=proc,
+            index=index,
+        )
+        job = Job(
+            spec=spec,
+            index=index,
+            dir=jobdir,
+            name=f"pw-contract-{proc}-{index}",
+            inputs={},
+            outputs={},
+            script=script,
+            layout=layout,
+        )
         jobs.append(job)
-    _clean(jobs)
+    clean(jobs)
     return jobs
 
 
 async def wait_all(
-    scheduler: Scheduler, jobs: Sequence[Job], queue: asyncio.Queue[JobEvent], *, timeout: float = 120.0
+    scheduler: Scheduler[Any], jobs: Sequence[Job], queue: asyncio.Queue[JobEvent], *, timeout: float = 120.0
 ) -> dict[Job, JobState]:
     """Wait until every job has a final state; return them.
 
@@ -106,7 +132,7 @@ async def wait_all(
 class _Counting:
     """Wraps a scheduler's ``statuses`` to record each call's time and job count."""
 
-    def __init__(self, scheduler: Scheduler) -> None:
+    def __init__(self, scheduler: Scheduler[Any]) -> None:
         self.calls: list[tuple[float, int]] = []
         original = scheduler.statuses
 
@@ -128,25 +154,39 @@ class SchedulerContract:
     #: Number of jobs of the array test.
     array_size: int = 50
 
-    def make_scheduler(self, tmp_path: Path) -> Scheduler:
+    def make_scheduler(self, tmp_path: Path) -> Scheduler[Any]:
         """Return a new scheduler instance for a test."""
         raise NotImplementedError
-
-    def scheduler_name(self, tmp_path: Path) -> str:
-        """The name jobs record as their scheduler (default: the instance's ``name``)."""
-        return self.make_scheduler(tmp_path).name
 
     # -- helpers -------------------------------------------------------------------------------
     def _run(self, coro: Any) -> Any:
         return asyncio.run(coro)
 
-    def _jobs(self, tmp_path: Path, scripts: Sequence[str], **kw: Any) -> list[Job]:
-        return make_jobs(tmp_path / "work", scripts, **kw)
+    def workdir(self, tmp_path: Path) -> str:
+        """Where the test jobs' directories go (default ``<tmp_path>/work``; a bucket URL for a
+        scheduler whose jobs need one). Jobs must see it where they run."""
+        return str(tmp_path / "work")
 
-    def _run_to_end(self, tmp_path: Path, jobs: list[Job]) -> tuple[Scheduler, dict[Job, JobState]]:
+    def job_file(self, job: Job, name: str) -> str:
+        """Where the test reads a job's file (a path or URL), while the job runs and after: by default
+        in its job dir; for a scheduler whose jobs write through a mount, where this machine sees it."""
+        return paths.join(job.dir, name)
+
+    def _read(self, job: Job, name: str) -> str:
+        return paths.read_text(self.job_file(job, name))
+
+    def _exists(self, job: Job, name: str) -> bool:
+        return paths.exists(self.job_file(job, name))
+
+    def _jobs(self, tmp_path: Path, scripts: Sequence[str], **kw: Any) -> list[Job]:
+        sched = self.make_scheduler(tmp_path)
+        kw.setdefault("scheduler", sched.name)
+        return make_jobs(self.workdir(tmp_path), scripts, access=type(sched).file_access, **kw)
+
+    def _run_to_end(self, tmp_path: Path, jobs: list[Job]) -> tuple[Scheduler[Any], dict[Job, JobState]]:
         """Dispatch the jobs on a new scheduler and wait for their final states."""
 
-        async def main() -> tuple[Scheduler, dict[Job, JobState]]:
+        async def main() -> tuple[Scheduler[Any], dict[Job, JobState]]:
             sched = self.make_scheduler(tmp_path)
             queue: asyncio.Queue[JobEvent] = asyncio.Queue()
             try:
@@ -155,7 +195,7 @@ class SchedulerContract:
             finally:
                 await sched.close(kill=True)
 
-        result: tuple[Scheduler, dict[Job, JobState]] = self._run(main())
+        result: tuple[Scheduler[Any], dict[Job, JobState]] = self._run(main())
         return result
 
     # -- the contract --------------------------------------------------------------------------
@@ -167,13 +207,13 @@ class SchedulerContract:
         for i, job in enumerate(jobs):
             assert finals[job] is JobState.DONE, (job, finals[job])
             assert job.rc == 0
-            assert Path(job.path("job.rc")).read_text().strip() == "0"
-            assert Path(job.path("job.stdout")).read_text() == f"out{i}\n"
-            assert Path(job.path("job.stderr")).read_text() == f"err{i}\n"
-            assert Path(job.dir, "result").read_text() == f"{i}\n"
+            assert self._read(job, "job.rc").strip() == "0"
+            assert self._read(job, "job.stdout") == f"out{i}\n"
+            assert self._read(job, "job.stderr") == f"err{i}\n"
+            assert self._read(job, "result") == f"{i}\n"
             if sched.jid_files:
-                assert Path(job.path("job.jid")).read_text().strip()
-            assert Path(job.path("job.pid")).read_text().strip().isdigit()
+                assert self._read(job, "job.jid").strip()
+            assert self._read(job, "job.pid").strip().isdigit()
 
     def test_failing_job_reports_its_rc(self, tmp_path: Path) -> None:
         """A job that exits 3 ends FAILED with rc 3, next to one that succeeds."""
@@ -182,7 +222,7 @@ class SchedulerContract:
         _, finals = self._run_to_end(tmp_path, jobs)
         assert finals[jobs[0]] is JobState.DONE
         assert finals[jobs[1]] is JobState.FAILED and jobs[1].rc == 3
-        assert Path(jobs[1].path("job.stderr")).read_text() == "broken\n"
+        assert self._read(jobs[1], "job.stderr") == "broken\n"
 
     def test_scripts_that_take_over_their_shell_still_report_rc(self, tmp_path: Path) -> None:
         """job.rc is right whatever the script does to its shell: its own EXIT trap, exec, set -e,
@@ -199,10 +239,10 @@ class SchedulerContract:
 
         self._run_to_end(tmp_path, jobs)
         assert [job.rc for job in jobs] == [5, 6, 1, 2, 0, 0]
-        assert Path(jobs[0].dir, "trapped").read_text() == "bye\n"
-        assert not Path(jobs[2].dir, "reached").exists()
-        assert Path(jobs[4].path("job.stdout")).read_text() == "ok\n"
-        assert Path(jobs[5].dir, "plain").read_text() == "plain\n"
+        assert self._read(jobs[0], "trapped") == "bye\n"
+        assert not self._exists(jobs[2], "reached")
+        assert self._read(jobs[4], "job.stdout") == "ok\n"
+        assert self._read(jobs[5], "plain") == "plain\n"
 
     def test_kill_cancels_running_and_queued_jobs(self, tmp_path: Path) -> None:
         """cancel() (the scheduler's kill) ends running jobs (their wrapper still writes job.rc) and
@@ -215,7 +255,7 @@ class SchedulerContract:
             try:
                 await sched.dispatch(jobs, queue)
                 deadline = time.monotonic() + self.timeout
-                while not Path(jobs[0].dir, "started").exists():
+                while not self._exists(jobs[0], "started"):
                     assert time.monotonic() < deadline, "the first job never started"
                     await asyncio.sleep(0.1)
                 await sched.cancel(jobs)
@@ -225,8 +265,8 @@ class SchedulerContract:
 
         finals = self._run(main())
         assert all(state in (JobState.KILLED, JobState.FAILED) for state in finals.values()), finals
-        assert not Path(jobs[0].dir, "finished").exists()
-        assert not Path(jobs[1].dir, "finished").exists()
+        assert not self._exists(jobs[0], "finished")
+        assert not self._exists(jobs[1], "finished")
 
     def test_array_of_many_jobs_with_one_status_query_per_poll(self, tmp_path: Path) -> None:
         """Many jobs complete; status queries never go one per job."""
@@ -247,10 +287,10 @@ class SchedulerContract:
 
         finals, counting, elapsed = self._run(main())
         assert all(state is JobState.DONE for state in finals.values())
-        assert all(Path(j.dir, "result").read_text() == f"{j.index}\n" for j in jobs)
+        assert all(self._read(j, "result") == f"{j.index}\n" for j in jobs)
         calls = len(counting.calls)
         sched = self.make_scheduler(tmp_path)
-        if not getattr(sched, "notifies", False):
+        if not sched.notifies:
             # a scheduler that is polled (not woken by its jobs) asks once per interval at most
             budget = elapsed / sched.min_poll_interval + 2
             assert calls <= budget, f"{calls} status queries in {elapsed:.1f}s (budget {budget:.0f})"
@@ -265,7 +305,7 @@ class SchedulerContract:
             queue: asyncio.Queue[JobEvent] = asyncio.Queue()
             await sched.dispatch(jobs, queue)
             deadline = time.monotonic() + self.timeout
-            while not Path(jobs[0].dir, "..", "count").exists():
+            while not self._exists(jobs[0], "../count"):
                 assert time.monotonic() < deadline, "the job never started"
                 await asyncio.sleep(0.1)
             await sched.close(kill=False)  # the driver dies; its jobs go on
@@ -283,7 +323,7 @@ class SchedulerContract:
         adopted, finals = self._run(second())
         assert adopted == jobs
         assert finals[jobs[0]] is JobState.DONE
-        assert Path(jobs[0].dir, "..", "count").read_text() == "x\n"  # ran once
+        assert self._read(jobs[0], "../count") == "x\n"  # ran once
 
     def test_deterministic_job_names(self, tmp_path: Path) -> None:
         """Job names are pw-<run tag>-<process>-<index>."""
@@ -291,3 +331,38 @@ class SchedulerContract:
         job.index = 7
         sched = self.make_scheduler(tmp_path)
         assert sched.job_name(job) == f"pw-{sched.run_tag}-Named-7"
+
+    def test_status_query_stays_small_at_ten_thousand_jobs(self, tmp_path: Path) -> None:
+        """A grid scheduler's status query is one command of a few bytes, even for 10,000 jobs (a
+        command listing every job would be refused by the system, E2BIG)."""
+        import pytest
+
+        from ..schedulers.grid import GridScheduler
+
+        sched = self.make_scheduler(tmp_path)
+        if not isinstance(sched, GridScheduler):
+            pytest.skip(f"{sched.name} runs no status command line (not a GridScheduler)")
+        (first,) = self._jobs(tmp_path, ["true"])
+        jobs = [
+            Job(
+                spec=first.spec,
+                index=i,
+                dir=f"{first.dir.rsplit('/', 1)[0]}/{i}",
+                name=f"pw-{sched.run_tag}-{first.proc}-{i}",
+                inputs={},
+                outputs={},
+                jid=f"{100 + i // 1000}{sched.task_sep}{sched.first_task + i % 1000}",
+            )
+            for i in range(10_000)
+        ]
+        commands: list[list[str]] = []
+
+        async def record(argv: Sequence[str]) -> str:
+            commands.append(list(argv))
+            return ""  # an empty queue
+
+        sched.run_command = record  # type: ignore[method-assign]
+        self._run(sched.statuses(jobs))
+        assert len(commands) == 1, commands
+        size = sum(len(arg.encode()) + 1 for arg in commands[0])
+        assert size < 4096, f"the status query of 10,000 jobs is {size} bytes: {commands[0][:8]}"

@@ -9,8 +9,7 @@ import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pipework.job import launch_argv
-from pipework.schedulers import Job, JobState, Scheduler
+from pipework.schedulers import Job, JobState, Scheduler, launch_argv
 
 __all__ = ["DetachedScheduler", "DetachedSettings"]
 
@@ -22,7 +21,7 @@ class DetachedSettings:
     poll: float = field(default=0.5, metadata={"help": "seconds between two status queries"})
 
 
-class DetachedScheduler(Scheduler):
+class DetachedScheduler(Scheduler[DetachedSettings]):
     """Run each job as a detached process; find out which still run with one ``ps`` per poll."""
 
     name = "detached"
@@ -40,6 +39,7 @@ class DetachedScheduler(Scheduler):
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
                 start_new_session=True,
+                env=dict(self.job_env),  # the driver's environment with the run's env on top
             )
             job.jid = str(proc.pid)
             # reap it in the background so it does not linger as a zombie of this driver

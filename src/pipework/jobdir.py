@@ -1,0 +1,200 @@
+"""Job directories: prepared before a job runs, read when it ends. Blocking: called in worker threads.
+
+:func:`prepare` checks a process's inputs, runs the cache check and lays out the directories of the
+jobs that will run; :func:`clean` empties one job's directory of a previous attempt and writes its
+script and wrapper; :func:`finish` verifies the outputs of jobs that ended and writes their signatures;
+:func:`failure` explains a job that failed, with the end of its stderr.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Collection, Sequence
+
+from . import cache, paths, signature
+from .errors import JobFailed, SpecError, StorageError
+from .job import Job
+from .layout import Access
+from .spec import CacheMode
+from .stage import MANIFEST
+from .state import JobState
+from .wrapper import render_wrapper
+
+__all__ = ["JOB_FILES", "check_inputs", "clean", "failure", "finish", "prepare"]
+
+STDERR_TAIL_LINES = 20
+
+#: What a run of a job leaves in its directory, removed before it runs again.
+JOB_FILES = ("job.rc", "job.stdout", "job.stderr", "job.jid", "job.pid", "job.signature.json")
+
+#: The outputs a scheduler uploaded itself for a job (known to exist), or None to check them.
+UploadedOutputs = Callable[[Job], Collection[str] | None]
+
+
+def prepare(jobs: Sequence[Job], cache_mode: CacheMode) -> None:
+    """Check inputs, decide which jobs are cached, and lay out the directories of the others.
+
+    Jobs that a previous driver may still be running are left alone until the scheduler has said.
+
+    Raises:
+        SpecError: For a missing local input.
+        StorageError: For a directory that cannot be made or written.
+    """
+    check_inputs(jobs)
+    occupied = cache.check(jobs, cache_mode)
+    todo, fresh = [], set()
+    for job in jobs:
+        # on a bucket, the listing of the cache check tells which job dirs hold anything
+        empty = job.index not in occupied if occupied is not None else paths.makedir(job.dir)
+        if job.state is not JobState.CACHED and not job.maybe_running:
+            todo.append(job)
+            if empty:
+                fresh.add(job)
+    clean(todo, fresh=fresh)
+
+
+def check_inputs(jobs: Sequence[Job]) -> None:
+    """Fail before anything runs when a local ``file``/``dir`` input does not exist.
+
+    Raises:
+        SpecError: Naming the first job and path, and how many more are missing.
+    """
+    missing = []
+    for job in jobs:
+        for spec in job.spec.inputs:
+            if spec.type in ("file", "dir"):
+                value = job.inputs[spec.name]
+                if not paths.is_cloud(value) and not os.path.exists(value):
+                    missing.append((job, spec.name, value))
+    if missing:
+        job, name, value = missing[0]
+        more = f" ({len(missing) - 1} more missing)" if len(missing) > 1 else ""
+        raise SpecError(
+            f"input {name!r} file {value!r} does not exist{more}",
+            proc=job.proc,
+            job=job.index,
+            hint="check input_data (relative paths are relative to the directory you run from)",
+        )
+
+
+def clean(jobs: Sequence[Job], *, fresh: Collection[Job] = ()) -> None:
+    """Remove what a previous attempt left and write each job's script and wrapper (and stage manifest).
+
+    Args:
+        jobs: The jobs about to be submitted.
+        fresh: Jobs whose directory is known to be empty (made just now, or absent from the bucket's
+            listing): there is nothing of theirs to remove.
+
+    Raises:
+        StorageError: For a directory or file that cannot be written.
+    """
+    for job in jobs:
+        job.maybe_running = False
+        layout = job.layout
+        if layout.remote:
+            if job not in fresh:
+                paths.rmtree(job.dir)  # one listing and deletes; a bucket has no directories to make
+        else:
+            if job not in fresh:
+                for name in JOB_FILES:
+                    paths.remove(job.path(name))
+                paths.rmtree(job.output_dir)
+            _make_output_dirs(job)
+        wrapper = render_wrapper(job)
+        if layout.in_driver and layout.remote:
+            # the driver stages this job from memory and uploads job.script as it stages it in,
+            # beside other transfers: no wrapper or manifest object, no upload here before any job runs
+            job.wrapper = wrapper
+            continue
+        paths.write_text(job.path("job.script"), job.script)
+        paths.write_text(job.path("job.wrapper"), wrapper)
+        if layout.access is Access.STAGED:
+            paths.write_text(job.path(MANIFEST), layout.manifest().to_json())
+
+
+def _make_output_dirs(job: Job) -> None:
+    made = {job.output_dir}
+    paths.makedirs(job.output_dir)
+    for out in job.spec.outputs:
+        if out.type == "var":
+            continue
+        value = str(job.outputs[out.name])
+        needed = value if out.type == "dir" else os.path.dirname(value)
+        if needed not in made:
+            made.add(needed)
+            paths.makedirs(needed)
+
+
+def finish(jobs: Sequence[Job], uploaded: UploadedOutputs) -> list[tuple[Job, JobFailed | None]]:
+    """Verify the outputs and write the signatures of jobs that ended; explain the failures.
+
+    Args:
+        jobs: Jobs in a final state.
+        uploaded: The scheduler's word on the outputs it uploaded itself (those need no check).
+
+    Returns:
+        Each job with its failure, or None when it succeeded.
+    """
+    out: list[tuple[Job, JobFailed | None]] = []
+    for job in jobs:
+        if job.state is JobState.DONE:
+            out.append((job, _verify(job, uploaded(job))))
+        elif job.state is JobState.FAILED:
+            out.append((job, failure(job, f"failed with return code {job.rc}")))
+        elif job.state is JobState.KILLED:
+            out.append((job, failure(job, "was cancelled")))
+        else:
+            out.append(
+                (
+                    job,
+                    failure(
+                        job,
+                        "ended without writing job.rc",
+                        hint="it was killed by SIGKILL, ran out of memory, or its node failed",
+                    ),
+                )
+            )
+    return out
+
+
+def _verify(job: Job, uploaded: Collection[str] | None) -> JobFailed | None:
+    """A job that exited 0: its outputs must exist; then its signature is written."""
+    gone = signature.missing_outputs(job, dict.fromkeys(uploaded) if uploaded is not None else None)
+    if gone:
+        job.state = JobState.FAILED
+        return failure(
+            job,
+            f"output {gone[0]!r} was not created by the script ({job.outputs[gone[0]]})",
+            hint=f"check the script writes {{{{out.{gone[0]}}}}}",
+        )
+    try:
+        if job.signature is None:  # cache = False: the facts of the inputs as they are now
+            job.signature = signature.make(
+                job, signature.file_facts(job, content=job.spec.cache == "content")
+            )
+        if not job.layout.remote:  # on a bucket: saved in the process's SignatureBook
+            signature.write(job, job.signature)
+    except StorageError as exc:
+        job.state = JobState.FAILED
+        return failure(job, f"its signature cannot be written: {exc.message}")
+    return None
+
+
+def failure(job: Job, message: str, *, hint: str | None = None) -> JobFailed:
+    """The error of a failed job: the message, the scheduler's word on it and the end of its stderr."""
+    if job.native_state:
+        message += f" (scheduler: {job.native_state})"
+    try:
+        text = paths.read_text(job.path("job.stderr"))
+    except StorageError:
+        text = ""
+    tail = "\n".join(text.rstrip("\n").splitlines()[-STDERR_TAIL_LINES:])
+    return JobFailed(
+        message,
+        proc=job.proc,
+        job=job.index,
+        rc=job.rc,
+        jobdir=job.dir,
+        stderr_tail=tail,
+        hint=hint,
+    )

@@ -1,0 +1,80 @@
+"""The job wrapper: the bash script, the same for every scheduler, that runs a job's script.
+
+It runs the script with the process's interpreter, sends stdout and stderr to files and writes
+``job.rc`` on every exit path; see :func:`render_wrapper`.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .job import Job
+
+__all__ = ["render_wrapper", "script_runner"]
+
+_BASH = (["bash"], ["/bin/bash"], ["/usr/bin/bash"], ["/usr/bin/env", "bash"])
+
+#: Words that let a script take over its shell: such a script runs in a subshell of the wrapper.
+_TAKES_OVER = re.compile(r"_pw_|(?:^|[\s;&|(){}`])(?:trap|exec|eval|source|\.)(?=[\s;&|()]|$)", re.MULTILINE)
+
+
+def script_runner(lang: str, script: str) -> str:
+    """The wrapper line that runs a job's script (its redirections are added by the caller).
+
+    A plain bash script is sourced by the wrapper itself: one bash process per job, no fork. A bash
+    script that could take over the wrapper's shell (it sets a ``trap``, ``exec``-s, ``eval``-s,
+    sources other files or uses the wrapper's ``_pw_`` names) runs in a subshell instead, so the
+    wrapper's EXIT trap, which writes ``job.rc``, always runs. Any other ``lang`` runs the script as
+    ``<lang> job.script``.
+    """
+    if shlex.split(lang) not in _BASH:
+        return f'{lang} "$_pw_dir/job.script"'
+    if _TAKES_OVER.search(script):
+        return '( unset -f _pw_finish _pw_stop; BASH_ARGV0="$_pw_dir/job.script"; . "$_pw_dir/job.script" )'
+    return '{ BASH_ARGV0="$_pw_dir/job.script"; . "$_pw_dir/job.script"; }'
+
+
+def render_wrapper(job: Job) -> str:
+    """Return the bash wrapper of a job.
+
+    The wrapper runs the script with the process's interpreter, sends its stdout and stderr to files, and
+    writes ``job.rc`` from an EXIT trap, so the file exists on every exit path (success, failure, a
+    signal from a scheduler's kill or time limit, Ctrl-C). ``job.rc`` is one line written by one
+    ``printf``: readers take it only once it ends with a newline, so they never act on half a file (and
+    no ``mv`` process is needed, which costs a fork and an exec per job).
+
+    The script runs in the foreground; schedulers signal the job's whole process group (or, on a
+    cluster, every process of the job), so a signal ends the script and then runs the wrapper's trap.
+    How a bash script is run is chosen by :func:`script_runner`.
+
+    The wrapper runs in the job's :attr:`~pipework.layout.JobLayout.run_dir` (the job dir, a stage dir
+    or a mount path) and first makes the output directories the engine could not make (a job dir on a
+    bucket).
+    """
+    d = shlex.quote(job.layout.run_dir)
+    setup = "\n".join(f"mkdir -p {shlex.quote(p)}" for p in job.layout.out_dirs)
+    run = script_runner(job.spec.lang, job.script)
+    return f"""#!/usr/bin/env bash
+# pipework job wrapper: process {job.proc}, job {job.index} (generated; do not edit)
+_pw_dir={d}
+_pw_finish() {{
+  printf '%s\\n' "$?" > "$_pw_dir/job.rc"
+}}
+_pw_stop() {{
+  [ -n "${{2:-}}" ] && printf 'pipework: %s\\n' "$2" >> "$_pw_dir/job.stderr"
+  exit "$1"
+}}
+trap _pw_finish EXIT
+trap '_pw_stop 143' TERM
+trap '_pw_stop 130' INT
+trap '_pw_stop 129' HUP
+trap '_pw_stop 138 "the scheduler signalled the end of the time limit (SIGUSR1)"' USR1
+trap '_pw_stop 140 "the scheduler signalled it is about to kill the job (SIGUSR2)"' USR2
+cd "$_pw_dir" || exit 127
+printf '%s\\n' "$$" > "$_pw_dir/job.pid"
+{setup}
+{run} > "$_pw_dir/job.stdout" 2> "$_pw_dir/job.stderr" < /dev/null
+"""
