@@ -1,9 +1,11 @@
 """The cache check: which jobs are already done, and why the others must run.
 
 A job is cached when the signature it would have now (:mod:`pipework.signature`: script, inputs, input
-file facts, outputs) equals the one stored when it last succeeded and all its outputs exist. Every job
-gets its new signature here, before anything is submitted; its ``cache_reason`` is the one-line reason
-it is not cached (empty when it is), which ``--dry-run`` and ``pipework why`` print.
+file facts, outputs) equals its stored one, its ``job.rc`` says 0 and all its outputs exist. Every job gets
+its new signature here, and the engine stores it BEFORE the job is submitted: a job that finishes while
+no driver watches it (the driver was killed between the job's exit and its bookkeeping, or before the
+job even ended) is recognised as done by the next run and never runs twice. Its ``cache_reason`` is the
+one-line reason it is not cached (empty when it is), which ``--dry-run`` and ``pipework why`` print.
 
 On a bucket the requests do not grow with the jobs: one listing of the process's prefix answers which
 signatures, outputs, ``job.jid`` and ``job.rc`` exist, one listing per input prefix gives the input
@@ -22,6 +24,7 @@ from .errors import StorageError
 from .job import Job
 from .spec import CacheMode
 from .state import JobState
+from .wrapper import parse_rc
 
 __all__ = ["SignatureBook", "check"]
 
@@ -61,11 +64,17 @@ def check(jobs: Sequence[Job], cache: CacheMode) -> set[int] | None:
         job.cache_reason = "cache disabled" if cache is False else _reason(job, cache, listing, stored, stats)
         if not job.cache_reason:
             job.state = JobState.CACHED
-        elif not _exists(job.path("job.rc"), listing) and (
+        elif job.cache_reason == UNFINISHED and (
             _exists(job.path("job.jid"), listing) or _exists(job.path("job.pid"), listing)
         ):
+            # a previous driver's job, submitted (job.jid) or started (job.pid, written by the wrapper
+            # itself): it may still run, and then it is adopted rather than run twice
             job.maybe_running = True
     return occupied
+
+
+#: The reason of a job whose signature matches but that has no ``job.rc`` yet.
+UNFINISHED = "did not finish last time (no job.rc)"
 
 
 def _reason(
@@ -86,11 +95,33 @@ def _reason(
     else:
         old = signature.read(job) if job.path("job.signature.json") in listing else None
     reason = signature.compare(old, new)
-    if not reason:
-        gone = signature.missing_outputs(job, listing)
-        if gone:
-            reason = f"output {gone[0]!r} missing ({job.outputs[gone[0]]})"
-    return reason
+    if reason:
+        return reason
+    assert old is not None
+    if old.get(PENDING) or listing is None:  # a signature stored before the job ran: did it finish?
+        rc = _read_rc(job, listing)
+        if rc is None:
+            return UNFINISHED
+        if rc != 0:
+            return f"failed last time (rc {rc})"
+    gone = signature.missing_outputs(job, listing)
+    if gone:
+        return f"output {gone[0]!r} missing ({job.outputs[gone[0]]})"
+    return ""
+
+
+#: The mark of a bucket's signature entry stored before its job ran (not yet known to have succeeded).
+PENDING = "pending"
+
+
+def _read_rc(job: Job, listing: Listing | None) -> int | None:
+    """A job's return code from its ``job.rc``, or None when there is none (yet)."""
+    if listing is not None and job.path("job.rc") not in listing:
+        return None
+    try:
+        return parse_rc(paths.read_text(job.path("job.rc")))
+    except StorageError:
+        return None
 
 
 def _exists(path: str, listing: Listing | None) -> bool:
@@ -117,15 +148,24 @@ class SignatureBook:
         self._saved_at = 0.0
 
     async def start(self, jobs: Sequence[Job]) -> None:
-        """Take in the cached jobs; save at once if a job that will run again had an entry.
+        """Take in the cached jobs, and the signatures of the jobs about to run marked pending; save.
+
+        The object is written before any job is submitted, so a job that finishes while no driver runs
+        is found done by the next run (its ``job.rc`` then says 0).
 
         Raises:
             StorageError: If the object cannot be written.
         """
-        self._signatures.update(
-            {j.index: j.signature for j in jobs if j.state is JobState.CACHED and j.signature}
-        )
-        if any(j.in_manifest and j.state is not JobState.CACHED for j in jobs):
+        todo = False
+        for job in jobs:
+            if job.signature is None:
+                continue
+            if job.state is JobState.CACHED:
+                self._signatures[job.index] = job.signature
+            else:
+                self._signatures[job.index] = {**job.signature, PENDING: True}
+                todo = True
+        if todo:
             await self.save()
 
     async def add(self, jobs: Sequence[Job]) -> None:

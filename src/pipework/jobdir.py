@@ -78,7 +78,8 @@ def check_inputs(jobs: Sequence[Job]) -> None:
 
 
 def clean(jobs: Sequence[Job], *, fresh: Collection[Job] = ()) -> None:
-    """Remove what a previous attempt left and write each job's script and wrapper (and stage manifest).
+    """Remove what a previous attempt left and write each job's script, wrapper and signature (and stage
+    manifest).
 
     Args:
         jobs: The jobs about to be submitted.
@@ -89,27 +90,38 @@ def clean(jobs: Sequence[Job], *, fresh: Collection[Job] = ()) -> None:
         StorageError: For a directory or file that cannot be written.
     """
     for job in jobs:
-        job.maybe_running = False
-        layout = job.layout
-        if layout.remote:
-            if job not in fresh:
-                paths.rmtree(job.dir)  # one listing and deletes; a bucket has no directories to make
-        else:
-            if job not in fresh:
-                for name in JOB_FILES:
-                    paths.remove(job.path(name))
-                paths.rmtree(job.output_dir)
-            _make_output_dirs(job)
-        wrapper = render_wrapper(job)
-        if layout.in_driver and layout.remote:
-            # the driver stages this job from memory and uploads job.script as it stages it in,
-            # beside other transfers: no wrapper or manifest object, no upload here before any job runs
-            job.wrapper = wrapper
-            continue
-        paths.write_text(job.path("job.script"), job.script)
-        paths.write_text(job.path("job.wrapper"), wrapper)
-        if layout.access is Access.STAGED:
-            paths.write_text(job.path(MANIFEST), layout.manifest().to_json())
+        try:
+            _clean_one(job, fresh)
+        except StorageError as exc:
+            raise exc.within(proc=job.proc, job=job.index) from exc
+
+
+def _clean_one(job: Job, fresh: Collection[Job]) -> None:
+    job.maybe_running = False
+    layout = job.layout
+    if layout.remote:
+        if job not in fresh:
+            paths.rmtree(job.dir)  # one listing and deletes; a bucket has no directories to make
+    else:
+        if job not in fresh:
+            for name in JOB_FILES:
+                paths.remove(job.path(name))
+            paths.rmtree(job.output_dir)
+        _make_output_dirs(job)
+    wrapper = render_wrapper(job)
+    if layout.in_driver and layout.remote:
+        # the driver stages this job from memory and uploads job.script as it stages it in,
+        # beside other transfers: no wrapper or manifest object, no upload here before any job runs
+        job.wrapper = wrapper
+        return
+    paths.write_text(job.path("job.script"), job.script)
+    paths.write_text(job.path("job.wrapper"), wrapper)
+    if job.signature is not None and not layout.remote:
+        # before the job runs: a job that ends while no driver watches is still known done
+        # (on a bucket the process's SignatureBook holds it)
+        signature.write(job, job.signature)
+    if layout.access is Access.STAGED:
+        paths.write_text(job.path(MANIFEST), layout.manifest().to_json())
 
 
 def _make_output_dirs(job: Job) -> None:
@@ -167,11 +179,11 @@ def _verify(job: Job, uploaded: Collection[str] | None) -> JobFailed | None:
             f"output {gone[0]!r} was not created by the script ({job.outputs[gone[0]]})",
             hint=f"check the script writes {{{{out.{gone[0]}}}}}",
         )
+    if job.signature is not None:
+        return None  # stored before the job ran (see clean)
     try:
-        if job.signature is None:  # cache = False: the facts of the inputs as they are now
-            job.signature = signature.make(
-                job, signature.file_facts(job, content=job.spec.cache == "content")
-            )
+        # cache = False: no signature before; the facts of the inputs as they are now, for the next run
+        job.signature = signature.make(job, signature.file_facts(job, content=job.spec.cache == "content"))
         if not job.layout.remote:  # on a bucket: saved in the process's SignatureBook
             signature.write(job, job.signature)
     except StorageError as exc:

@@ -40,6 +40,7 @@ class Proc:
     output: ClassVar[str | Sequence[str] | None] = None
     script: ClassVar[str | None] = None
     lang: ClassVar[str | None] = None
+    strict: ClassVar[bool | None] = None
     envs: ClassVar[Mapping[str, Any] | None] = None
     forks: ClassVar[int | None] = None
     cache: ClassVar[bool | str | None] = None

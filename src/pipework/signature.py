@@ -8,6 +8,7 @@ first difference as a one-line reason, which ``pipework why`` prints.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -16,6 +17,7 @@ from typing import Any
 
 from . import paths
 from .job import Job
+from .wrapper import is_bash
 
 __all__ = ["MANIFEST", "VERSION", "compare", "file_facts", "make", "missing_outputs"]
 
@@ -25,8 +27,32 @@ MANIFEST = ".pw-signatures.json"
 VERSION = 1
 
 
+#: Types a JSON round trip gives back unchanged (exact types: a subclass such as an IntEnum goes
+#: through ``json`` to get the value it is stored as).
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def _jsonable(value: Any) -> Any:
+    """``value`` as it reads back from JSON: what :func:`read` will compare it with.
+
+    Plain values (strings, numbers, lists and tuples of them, dicts with string keys) are copied
+    directly, at a fraction of the cost of a ``json`` round trip made for every job; anything else
+    goes through ``json`` (tuples become lists, keys become strings, other objects their ``str``).
+    """
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is list or kind is tuple:
+        return [v if type(v) in _PLAIN else _jsonable(v) for v in value]
+    if kind is dict and all(type(k) is str for k in value):
+        return {k: v if type(v) in _PLAIN else _jsonable(v) for k, v in value.items()}
     return json.loads(json.dumps(value, default=str))
+
+
+@functools.lru_cache(maxsize=64)
+def _bash(lang: str) -> bool:
+    """:func:`is_bash`, parsed once per interpreter string rather than once per job."""
+    return is_bash(lang)
 
 
 def _input_paths(job: Job) -> Iterator[tuple[str, str]]:
@@ -100,6 +126,7 @@ def make(job: Job, facts: Mapping[str, list[Any]]) -> dict[str, Any]:
         "version": VERSION,
         "script": hashlib.sha256(job.script.encode()).hexdigest(),
         "lang": job.spec.lang,
+        "strict": job.spec.strict if _bash(job.spec.lang) else None,
         "container": job.spec.container,
         "inputs": _jsonable(job.inputs),
         "files": _jsonable(dict(facts)),
@@ -117,6 +144,8 @@ def compare(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str:
         return "script changed"
     if old.get("lang") != new["lang"]:
         return f"interpreter changed ({old.get('lang')} -> {new['lang']})"
+    if old.get("strict") != new.get("strict"):
+        return f"bash strict mode changed (strict = {new.get('strict')})"
     if old.get("container") != new["container"]:
         return "container changed"
     old_inputs = old.get("inputs") or {}
@@ -163,7 +192,11 @@ def read(job: Job) -> dict[str, Any] | None:
     """Read a job's stored signature, or None when there is none (or it is unreadable). Blocking."""
     path = job.path("job.signature.json")
     try:
-        text = paths.read_text(path)
+        if paths.is_cloud(path):
+            text = paths.read_text(path)
+        else:  # most jobs of a first run have none: no StorageError built and dropped for each
+            with open(path, "rb") as fh:
+                text = fh.read().decode("utf-8", errors="replace")
     except Exception:
         return None
     try:

@@ -191,6 +191,7 @@ class ProcSpec:
         input_data: The raw ``input_data`` attribute (list, dict, Channel, DataFrame, callable or None).
         script: The script template text.
         lang: The interpreter command (shell words).
+        strict: Run a bash script with errexit, nounset and pipefail.
         envs: Values available as ``{{envs.x}}``.
         forks: Jobs of this process running at once (None: the scheduler's default).
         cache: True (size+mtime), False, or "content" (hash input files).
@@ -213,6 +214,7 @@ class ProcSpec:
     input_data: Any
     script: str
     lang: str
+    strict: bool
     envs: Mapping[str, Any]
     forks: int | None
     cache: CacheMode
@@ -288,6 +290,19 @@ def scheduler_opts(config: Any, scheduler: str, own: Mapping[str, Any] | None = 
     return {**inherited, **(own or {})}
 
 
+def _check_strict(value: object, *, proc: str) -> bool:
+    """Validate ``strict`` (default True).
+
+    Raises:
+        SpecError: If it is not True, False or None.
+    """
+    if value is None:
+        return True
+    if not isinstance(value, bool):
+        raise SpecError(f"strict must be True or False, got {value!r}", proc=proc, hint="strict = False opts out")
+    return value
+
+
 def make_spec(cls: type[Proc], config: Any, *, is_end: bool) -> ProcSpec:
     """Read a Proc subclass's attributes over the run's config into a frozen :class:`ProcSpec`.
 
@@ -340,6 +355,7 @@ def make_spec(cls: type[Proc], config: Any, *, is_end: bool) -> ProcSpec:
             input_data=data,
             script=script,
             lang=lang,
+            strict=_check_strict(cls.strict, proc=name),
             envs=envs,
             forks=check_forks(pick("forks"), where=f"{where}forks"),
             cache=check_cache(pick("cache"), where=f"{where}cache"),

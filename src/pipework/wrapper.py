@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .job import Job
 
-__all__ = ["render_wrapper", "script_runner"]
+__all__ = ["is_bash", "parse_rc", "render_wrapper", "script_runner"]
 
 _BASH = (["bash"], ["/bin/bash"], ["/usr/bin/bash"], ["/usr/bin/env", "bash"])
 
@@ -21,20 +21,31 @@ _BASH = (["bash"], ["/bin/bash"], ["/usr/bin/bash"], ["/usr/bin/env", "bash"])
 _TAKES_OVER = re.compile(r"_pw_|(?:^|[\s;&|(){}`])(?:trap|exec|eval|source|\.)(?=[\s;&|()]|$)", re.MULTILINE)
 
 
-def script_runner(lang: str, script: str) -> str:
+def is_bash(lang: str) -> bool:
+    """True when ``lang`` runs scripts with bash (the wrapper then sources them)."""
+    return shlex.split(lang) in _BASH
+
+
+#: What a bash script runs under unless its process sets ``strict = False``.
+STRICT = "set -euo pipefail; "
+
+
+def script_runner(lang: str, script: str, *, strict: bool = True) -> str:
     """The wrapper line that runs a job's script (its redirections are added by the caller).
 
     A plain bash script is sourced by the wrapper itself: one bash process per job, no fork. A bash
     script that could take over the wrapper's shell (it sets a ``trap``, ``exec``-s, ``eval``-s,
     sources other files or uses the wrapper's ``_pw_`` names) runs in a subshell instead, so the
-    wrapper's EXIT trap, which writes ``job.rc``, always runs. Any other ``lang`` runs the script as
-    ``<lang> job.script``.
+    wrapper's EXIT trap, which writes ``job.rc``, always runs. With ``strict`` a bash script runs under
+    ``set -euo pipefail`` (its first failing command ends it with that command's status; the trap still
+    writes ``job.rc``). Any other ``lang`` runs the script as ``<lang> job.script``.
     """
-    if shlex.split(lang) not in _BASH:
+    if not is_bash(lang):
         return f'{lang} "$_pw_dir/job.script"'
+    mode = STRICT if strict else ""
     if _TAKES_OVER.search(script):
-        return '( unset -f _pw_finish _pw_stop; BASH_ARGV0="$_pw_dir/job.script"; . "$_pw_dir/job.script" )'
-    return '{ BASH_ARGV0="$_pw_dir/job.script"; . "$_pw_dir/job.script"; }'
+        return f'( unset -f _pw_finish _pw_stop; {mode}BASH_ARGV0="$_pw_dir/job.script"; . "$_pw_dir/job.script" )'
+    return f'{{ {mode}BASH_ARGV0="$_pw_dir/job.script"; . "$_pw_dir/job.script"; }}'
 
 
 def render_wrapper(job: Job) -> str:
@@ -56,7 +67,7 @@ def render_wrapper(job: Job) -> str:
     """
     d = shlex.quote(job.layout.run_dir)
     setup = "\n".join(f"mkdir -p {shlex.quote(p)}" for p in job.layout.out_dirs)
-    run = script_runner(job.spec.lang, job.script)
+    run = script_runner(job.spec.lang, job.script, strict=job.spec.strict)
     return f"""#!/usr/bin/env bash
 # pipework job wrapper: process {job.proc}, job {job.index} (generated; do not edit)
 _pw_dir={d}
@@ -78,3 +89,16 @@ printf '%s\\n' "$$" > "$_pw_dir/job.pid"
 {setup}
 {run} > "$_pw_dir/job.stdout" 2> "$_pw_dir/job.stderr" < /dev/null
 """
+
+
+def parse_rc(text: str) -> int | None:
+    """The return code in a ``job.rc`` file, or None while it is not completely written.
+
+    The wrapper writes one line; a reader takes it only once the newline is there.
+    """
+    if not text.endswith("\n"):
+        return None
+    try:
+        return int(text.strip())
+    except ValueError:
+        return None

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipework import JobFailed, PipelineFailed, Proc
+from pipework.errors import StorageError
 
 from .helpers import make_pipeline, run
 
@@ -109,8 +110,23 @@ def test_missing_output_after_rc_0_fails_naming_the_output(isolated: Path):
 def test_signature_that_cannot_be_written_fails_the_job(isolated: Path):
     class Sneaky(Proc):
         output = "o:file:o.txt"
-        # the script makes the signature path a directory, so writing the signature fails
+        # with cache = False the signature is made when the job ends (with the cache on, it is stored
+        # before the job runs: see the next test); the script makes its path a directory
+        cache = False
         script = "echo > {{out.o}}; mkdir -p ../0/job.signature.json/x"
 
     with pytest.raises(PipelineFailed, match=r"\[Sneaky job 0\] its signature cannot be written"):
         run(make_pipeline(Sneaky))
+
+
+def test_signature_that_cannot_be_stored_before_the_job_runs_stops_the_run(isolated: Path):
+    class Blocked(Proc):
+        output = "o:file:o.txt"
+        script = "echo > {{out.o}}; touch ../ran"
+
+    Path("wd/P/Blocked/0/job.signature.json/x").mkdir(parents=True)  # its signature cannot go there
+    with pytest.raises(StorageError) as err:
+        run(make_pipeline(Blocked))
+    assert str(err.value).startswith("[Blocked job 0] cannot ")
+    assert "job.signature.json" in str(err.value)
+    assert not Path("wd/P/Blocked/ran").exists()  # nothing ran

@@ -22,6 +22,7 @@ from ..errors import SchedulerError
 from ..job import Job
 from ..layout import FileAccess
 from ..state import JobState
+from ..wrapper import parse_rc
 
 __all__ = ["FileAccess", "JobEvent", "NoSettings", "Scheduler"]
 
@@ -307,7 +308,7 @@ class Scheduler(ABC, Generic[SettingsT]):
         if unknown:
             rcs.update(await asyncio.to_thread(_read_rcs, unknown))
         now = time.monotonic()
-        finished = 0
+        finals: list[tuple[Job, JobState]] = []
         stuck: list[Job] = []  # still listed in a final state, without job.rc: it never ran (SGE Eqw)
         for job, state in ended:
             rc = rcs.get(job)
@@ -322,14 +323,15 @@ class Scheduler(ABC, Generic[SettingsT]):
                     stuck.append(job)
             else:
                 continue
+            finals.append((job, final))
+        if stuck:  # one kill for all, before they are reported, so they do not wait in the queue forever
+            with contextlib.suppress(SchedulerError):
+                await self.kill(stuck)
+        for job, final in finals:
             self._gone_since.pop(job, None)
             job.state = final
             self._active.pop(job).put_nowait((job, final))
-            finished += 1
-        if stuck:  # one kill for all, so they do not wait in the queue forever
-            with contextlib.suppress(SchedulerError):
-                await self.kill(stuck)
-        return finished
+        return len(finals)
 
 
 def _write_jids(jobs: Sequence[Job]) -> None:
@@ -347,19 +349,6 @@ def _read_jids(jobs: Sequence[Job]) -> dict[Job, str]:
         if text:
             out[job] = text
     return out
-
-
-def parse_rc(text: str) -> int | None:
-    """The return code in a ``job.rc`` file, or None while it is not completely written.
-
-    The wrapper writes one line; a reader takes it only once the newline is there.
-    """
-    if not text.endswith("\n"):
-        return None
-    try:
-        return int(text.strip())
-    except ValueError:
-        return None
 
 
 def _read_rcs(jobs: Sequence[Job]) -> dict[Job, int]:

@@ -13,6 +13,7 @@ import concurrent.futures
 import contextlib
 import contextvars
 import functools
+import json
 import os
 import shutil
 import signal
@@ -26,6 +27,7 @@ from ..job import Job, launch_argv
 from ..layout import Access, FileAccess
 from ..stage import Manifest, note, stage_in, stage_out
 from ..state import JobState
+from ..wrapper import parse_rc
 from .base import Scheduler
 
 __all__ = ["LocalScheduler", "LocalSettings"]
@@ -142,15 +144,54 @@ class LocalScheduler(Scheduler[LocalSettings]):
         while others run, and a job uploads its results after giving its slot to the next one. The
         wrapper and the manifest come from memory (the engine does not upload them for this scheduler),
         and the driver keeps the rc and the outputs it uploaded, so nothing needs reading back.
+
+        A job that a killed driver left in its stage dir (still running, or ended but not staged out)
+        is finished from there instead of running again.
         """
+        rc = await self._recover(job, manifest) if job.layout.remote else None
+        if rc is None:
+            rc = await self._stage_in_and_run(job, manifest, devnull)
+            if rc is None:
+                return
+        uploaded: list[str] = []
+        final = await asyncio.get_running_loop().run_in_executor(
+            self._transfers(),
+            contextvars.copy_context().run,
+            functools.partial(stage_out, job.dir, manifest, rc, uploaded=uploaded),
+        )
+        self._uploaded[job] = uploaded
+        self._rcs[job] = final
+        if self._states.get(job) is not JobState.KILLED:
+            self._states[job] = JobState.DONE if final == 0 else JobState.FAILED
+        self.notify(job)
+
+    async def _recover(self, job: Job, manifest: Manifest) -> int | None:
+        """The rc of this job's run by a previous driver on this host, from its stage dir: waited for
+        while its wrapper still runs; None when there is none (or it was of another signature)."""
+        found = await asyncio.to_thread(_previous_run, job, manifest.stage_dir)
+        if found is None:
+            return None
+        rc, pid = found
+        if pid is not None:
+            self._states[job] = JobState.RUNNING
+            self.notify(job)
+            await _wait_exit(pid)
+            found = await asyncio.to_thread(_previous_run, job, manifest.stage_dir)
+            rc = found[0] if found is not None else None
+        return rc if rc is not None else 137  # the wrapper vanished without job.rc: killed
+
+    async def _stage_in_and_run(self, job: Job, manifest: Manifest, devnull: int | None) -> int | None:
+        """Stage a job in and run its wrapper; its rc (None: cancelled before it was staged in)."""
         files = {"job.script": job.script, "job.wrapper": job.wrapper or ""}
+        if job.signature is not None:  # lets a later driver finish this run if this one dies
+            files[SIGNATURE] = json.dumps(job.signature)
         loop = asyncio.get_running_loop()
         ahead = self._ahead(job)
         await ahead.acquire()
         waiting = True
         try:
             if self._states.get(job) is JobState.KILLED:
-                return
+                return None
             context = contextvars.copy_context()  # the run's storage settings (pipework.paths)
             rc = await loop.run_in_executor(self._transfers(), context.run, _stage_in, job, manifest, files)
             async with self._forks(job), self._global or contextlib.nullcontext():
@@ -175,17 +216,7 @@ class LocalScheduler(Scheduler[LocalSettings]):
         finally:
             if waiting:
                 ahead.release()
-        uploaded: list[str] = []
-        final = await loop.run_in_executor(
-            self._transfers(),
-            contextvars.copy_context().run,
-            functools.partial(stage_out, job.dir, manifest, rc, uploaded=uploaded),
-        )
-        self._uploaded[job] = uploaded
-        self._rcs[job] = final
-        if self._states.get(job) is not JobState.KILLED:
-            self._states[job] = JobState.DONE if final == 0 else JobState.FAILED
-        self.notify(job)
+        return rc
 
     def _ahead(self, job: Job) -> asyncio.Semaphore:
         """Jobs of a process staged in while waiting for a running slot (as many as its ``forks``)."""
@@ -332,7 +363,58 @@ def _stage_in(job: Job, manifest: Manifest, files: dict[str, str]) -> int:
         except StorageError as exc:
             note(manifest.stage_dir, f"writing job.script failed: {exc}")
             return 1
-    return stage_in(job.dir, manifest, files=files)
+    rc = stage_in(job.dir, manifest, files=files)
+    if rc == 0 and SIGNATURE in files:
+        with open(os.path.join(manifest.stage_dir, SIGNATURE), "w") as fh:
+            fh.write(files[SIGNATURE])
+    return rc
+
+
+#: The signature a staged job was run for, kept in its local stage dir.
+SIGNATURE = "job.signature.json"
+
+
+def _previous_run(job: Job, stage_dir: str) -> tuple[int | None, int | None] | None:
+    """What a previous driver left of this job in its stage dir: ``(rc, None)`` when it ended, ``(None,
+    pid)`` while its wrapper runs; None when nothing is there for this job's signature."""
+    try:
+        with open(os.path.join(stage_dir, SIGNATURE)) as fh:
+            if job.signature is None or json.loads(fh.read()) != job.signature:
+                return None
+        with open(os.path.join(stage_dir, "job.rc")) as fh:
+            rc = parse_rc(fh.read())
+    except FileNotFoundError:
+        rc = None
+    except (OSError, ValueError):
+        return None
+    if rc is not None:
+        return rc, None
+    try:
+        with open(os.path.join(stage_dir, "job.pid")) as fh:
+            pid = int(fh.read().strip())
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            alive = os.path.join(stage_dir, "job.wrapper").encode() in fh.read()
+    except (OSError, ValueError):
+        return None
+    return (None, pid) if alive else None
+
+
+async def _wait_exit(pid: int) -> None:
+    """Wait for a process that is not our child to exit (a pidfd becomes readable; else polled)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (OSError, AttributeError):
+        while os.path.exists(f"/proc/{pid}"):
+            await asyncio.sleep(0.2)
+        return
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    loop.add_reader(fd, _resolve, done)
+    try:
+        await done
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
 
 
 def _resolve(done: asyncio.Future[None]) -> None:
