@@ -190,7 +190,7 @@ def graph(target: str, svg: str | None) -> None:
 def clean(target: str, workdir: str | None, outputs: bool, yes: bool) -> None:
     """Remove the job directories (and with --outputs the exports) of the pipeline in TARGET."""
     from . import paths
-    from .run import RunLock
+    from .lock import RunLock
 
     cls = load_pipeline(target)
     pipeline = cls(workdir=workdir) if workdir else cls()
@@ -312,7 +312,7 @@ def show(run_id: int, store: str | None) -> None:
 @_STORE_OPTION
 def status(pipeline: str | None, store: str | None) -> None:
     """Show the latest run (of PIPELINE), and whether its driver is still alive."""
-    from .run import _pid_alive
+    from .lock import pid_alive
 
     db = _store(store or os.environ.get("PIPEWORK_STORE"))
     runs = db.runs(pipeline=pipeline, limit=1)
@@ -321,7 +321,7 @@ def status(pipeline: str | None, store: str | None) -> None:
         return
     run = runs[0]
     state = run.state
-    if state == "running" and run.pid and not _pid_alive(run.pid):
+    if state == "running" and run.pid and not pid_alive(run.pid):
         state = "running (driver gone: it was killed; run it again to resume)"
     click.echo(f"run {run.id}: pipeline {run.pipeline}, {state}, started {_when(run.started)}")
     for proc in db.procs(run.id):

@@ -21,10 +21,11 @@ from . import dag as dag_mod
 from . import paths
 from .config import RunConfig, resolve
 from .errors import ConfigError, JobFailed, PipelineFailed, StorageError
+from .lock import RunLock
 from .plugins import PluginManager
 from .proc import Proc
 from .progress import Progress, make_progress
-from .run import RunContext, RunLock, RunResult
+from .run import RunContext, RunResult
 from .runner import ProcResult, ProcRunner
 from .spec import ProcSpec, make_spec
 

@@ -8,10 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
-import os
-import socket
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +24,7 @@ from .stage import stage_root
 from .store import RunStore
 from .template import TemplateEngine
 
-__all__ = ["RunContext", "RunLock", "RunResult", "run_tag"]
+__all__ = ["RunContext", "RunResult", "run_tag"]
 
 
 def run_tag(workdir: str, pipeline: str) -> str:
@@ -72,95 +68,6 @@ class RunResult:
             KeyError: If the process did not run in this run.
         """
         return self.channels[proc]
-
-
-class RunLock:
-    """A lock file that stops two drivers from running one pipeline in one workdir at once.
-
-    A lock left by a driver that died (its pid is gone on this host) is taken over.
-
-    Args:
-        directory: The pipeline's directory in the workdir.
-    """
-
-    def __init__(self, directory: str) -> None:
-        self.path = paths.join(directory, ".pipework.lock")
-        self.held = False
-
-    def acquire(self) -> None:
-        """Take the lock.
-
-        Raises:
-            ConfigError: If a live driver holds it.
-            StorageError: If the workdir is not writable.
-        """
-        me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
-        if paths.is_cloud(self.path):
-            try:
-                other = paths.read_text(self.path)
-            except StorageError:
-                other = ""  # no lock object (a real error shows again when the lock is written)
-            self._check_other(other)
-            paths.write_text(self.path, json.dumps(me))
-            self.held = True
-            return
-        try:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        except OSError as exc:
-            raise StorageError(f"cannot create {os.path.dirname(self.path)!r}: {exc.strerror}") from exc
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except OSError as exc:
-                if not isinstance(exc, FileExistsError):
-                    raise StorageError(f"cannot write {self.path!r}: {exc.strerror}") from exc
-                try:
-                    text = paths.read_text(self.path)
-                except StorageError:
-                    text = ""
-                self._check_other(text)
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.path)  # stale: its driver is gone
-                continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(json.dumps(me))
-            self.held = True
-            return
-        raise ConfigError(f"cannot take the lock {self.path}", hint="another driver is starting")
-
-    def _check_other(self, text: str) -> None:
-        try:
-            other = json.loads(text) if text else {}
-        except ValueError:
-            other = {}
-        pid, host = other.get("pid"), other.get("host")
-        if not pid or pid == os.getpid():
-            return
-        if host == socket.gethostname() and not _pid_alive(int(pid)):
-            return
-        if host != socket.gethostname() and time.time() - float(other.get("since", 0)) > 7 * 86400:
-            return
-        raise ConfigError(
-            f"another run (pid {pid} on {host}) is using {os.path.dirname(self.path)}",
-            hint="wait for it to finish, or remove the lock file if that run is gone: " + self.path,
-        )
-
-    def release(self) -> None:
-        """Give the lock back."""
-        if self.held:
-            with contextlib.suppress(Exception):
-                paths.remove(self.path)
-            self.held = False
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class RunContext:

@@ -155,3 +155,25 @@ def test_executions_log_counts_appends(isolated: Path):
     log.write_text("1\n2\n1\n")
     assert executions(log) == {1: 2, 2: 1}
     assert os.path.exists(log)
+
+
+def test_two_drivers_started_at_once_run_each_job_once(isolated: Path):
+    """Five trials of two drivers started at the same instant on one workdir: one runs, the other
+    stops with a clear message; no job runs twice."""
+    log = write("local", n=24, sleep="0.1")
+    for trial in range(5):
+        subprocess.run(["rm", "-rf", "out", "wd"], check=True)
+        log.unlink(missing_ok=True)
+        drivers = [
+            subprocess.Popen([sys.executable, "pipeline.py", "-q"], stderr=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
+        results = [(d.wait(timeout=120), d.stderr.read() if d.stderr else "") for d in drivers]
+        codes = sorted(rc for rc, _ in results)
+        assert codes in ([0, 0], [0, 1]), (trial, results)
+        for rc, err in results:
+            if rc == 1:
+                assert "another run (pid" in err and "Traceback" not in err
+        # whichever way the race went (one refused, or the second found everything cached), each
+        # job ran exactly once
+        assert executions(log) == {i: 1 for i in range(24)}, (trial, results)
