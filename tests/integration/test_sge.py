@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from pipework.job import Job
+from pipework.schedulers.base import JobEvent
 from pipework.schedulers.sge import SgeScheduler, SgeSettings
-from pipework.testing import SchedulerContract
+from pipework.state import JobState
+from pipework.testing import SchedulerContract, make_jobs, wait_all
 
 from .cluster import ClusterScenarios, long_pipeline, run_driver, wait_for, write_pipeline
 
@@ -61,3 +65,31 @@ def test_a_job_over_its_time_limit_is_reported_as_such(isolated: Path):
     assert res.returncode == 1
     assert "[Long job 0] failed with return code 138" in res.stderr
     assert "| pipework: the scheduler signalled the end of the time limit (SIGUSR1)" in res.stderr
+
+
+class QuickSge(SgeScheduler):
+    """The sge scheduler, declaring a job lost 3 s (not 30 s) after it leaves without job.rc."""
+
+    rc_grace = 3.0
+
+
+def test_a_job_sge_cannot_start_is_reported_then_deleted(tmp_path: Path):
+    """A job in error state (Eqw: here its working directory does not exist) is FAILED on every query,
+    never runs, and would wait in the queue forever: it ends LOST, named so, and is deleted then."""
+    tag = f"eqw{abs(hash(str(tmp_path))) % 10**6}"
+    (job,) = make_jobs(tmp_path / "work", ["true"], scheduler="sge")
+    sched = QuickSge(SgeSettings(extra_args=["-wd", "/nonexistent/pw-eqw"]), run_tag=tag)
+
+    async def main() -> dict[Job, JobState]:
+        queue: asyncio.Queue[JobEvent] = asyncio.Queue()
+        try:
+            await sched.dispatch([job], queue)
+            return await wait_all(sched, [job], queue, timeout=120)
+        finally:
+            await sched.close(kill=True)
+
+    assert asyncio.run(main()) == {job: JobState.LOST}
+    assert job.native_state == f"Eqw: SGE could not start it; `qstat -j {job.jid}` says why"
+    tools = [argv[0] for argv in sched.commands_run]
+    assert tools.count("qdel") == 1 and tools.index("qdel") > tools.index("qstat")
+    assert wait_for(lambda: f"pw-{tag}-" not in TestSgeScenarios().queue(), 30)

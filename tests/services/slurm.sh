@@ -45,6 +45,7 @@ MpiDefault=none
 ReturnToService=2
 # schedule new jobs immediately instead of batching them
 SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
+MaxJobCount=50000
 # slurmd trusts the CPUs= below although the box has fewer cores (oversubscription)
 SlurmdParameters=config_overrides
 NodeName=$H NodeAddr=127.0.0.1 CPUs=8 RealMemory=$mem State=UNKNOWN

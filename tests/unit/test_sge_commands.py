@@ -8,19 +8,19 @@ import pytest
 
 from pipework.errors import ConfigError, SchedulerError
 from pipework.resources import Resources
-from pipework.schedulers.sge import (
-    SgeSettings,
-    classify_error,
-    kill_argv,
-    map_state,
-    parse_status,
-    parse_submit,
-    status_argv,
-    submit_argv,
-)
+from pipework.schedulers.grid import GridSettings
+from pipework.schedulers.sge import SgeScheduler, SgeSettings, map_state
 from pipework.state import JobState
 
 DATA = Path(__file__).parent / "data" / "sge-8.1.9"
+
+# the pure builders and parsers are static methods of the scheduler: no instance, no cell
+submit_argv = SgeScheduler.submit_argv
+parse_submit = SgeScheduler.parse_submit
+status_argv = SgeScheduler.status_argv
+parse_status = SgeScheduler.parse_status
+kill_argv = SgeScheduler.kill_argv
+classify_error = SgeScheduler.classify_error
 
 
 def canned(name: str) -> str:
@@ -159,3 +159,18 @@ def test_errors_from_the_real_tools():
 
 def test_kill_argv():
     assert kill_argv(SgeSettings(), ["12.3", "14"]) == ["qdel", "12.3", "14"]
+
+
+def test_an_error_state_is_named_in_the_failure_report():
+    states = parse_status(canned("qstat_xml_mixed.txt"), prefix="pw-abc12345-")
+    (key,) = [key for key, status in states.items() if status.native == "Eqw"]
+    jid = key[0] if key[1] is None else f"{key[0]}.{key[1]}"
+    assert SgeScheduler.native_note("Eqw", jid) == f"Eqw: SGE could not start it; `qstat -j {jid}` says why"
+    assert [SgeScheduler.native_note(code, "5") for code in ("qw", "r", "hqw", "dr")] == [None] * 4
+
+
+def test_settings_share_the_grid_fields():
+    settings = SgeSettings(queue="all.q", max_array_size=50)
+    assert isinstance(settings, GridSettings) and (settings.max_array_size, settings.array) == (50, True)
+    with pytest.raises(ConfigError, match="sge option max_array_size must be >= 1, got 0"):
+        SgeSettings(max_array_size=0)

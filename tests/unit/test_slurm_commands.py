@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -9,20 +10,33 @@ import pytest
 from pipework.config import build_settings
 from pipework.errors import ConfigError
 from pipework.resources import Resources
-from pipework.schedulers.slurm import (
-    SlurmSettings,
-    classify_error,
-    compress_ids,
-    kill_argv,
-    native_states,
-    parse_status,
-    parse_submit,
-    status_argv,
-    submit_argv,
-)
+from pipework.schedulers.grid import GridSettings, TaskStatus
+from pipework.schedulers.slurm import SlurmScheduler, SlurmSettings, compress_ids
 from pipework.state import JobState
 
 DATA = Path(__file__).parent / "data" / "slurm-22.05"
+
+# the pure builders and parsers are static methods of the scheduler: no instance, no cluster
+submit_argv = SlurmScheduler.submit_argv
+parse_submit = SlurmScheduler.parse_submit
+status_argv = SlurmScheduler.status_argv
+kill_argv = SlurmScheduler.kill_argv
+classify_error = SlurmScheduler.classify_error
+
+
+def parse_status(text: str, *, prefix: str) -> dict:
+    """The states of :meth:`SlurmScheduler.parse_status`."""
+    return {key: s.state for key, s in SlurmScheduler.parse_status(text, prefix=prefix).items()}
+
+
+def native_states(text: str, *, prefix: str) -> dict:
+    """The native states a failure report names (TIMEOUT, ...), by (job id, task id)."""
+    parsed = SlurmScheduler.parse_status(text, prefix=prefix)
+    return {
+        key: note
+        for key, s in parsed.items()
+        if s.native and (note := SlurmScheduler.native_note(s.native, ""))
+    }
 
 
 def canned(name: str) -> str:
@@ -86,17 +100,30 @@ def test_parse_submit():
         parse_submit("sbatch: error: something\n")
 
 
-def test_status_argv_is_one_query_by_name():
-    argv = status_argv(SlurmSettings(), user="me", names=["pw-t-A", "pw-t-B"])
+def test_status_argv_is_one_query_by_user_whatever_the_jobs():
+    argv = status_argv(SlurmSettings(), user="me")
     assert argv == [
         "squeue",
         "--noheader",
         "--array",
         "--states=all",
         "--user=me",
-        "--name=pw-t-A,pw-t-B",
         "--format=%i|%T|%j|%r",
     ]
+
+
+def test_parse_status_returns_the_state_and_slurm_own_word():
+    text = "7_[1-2]|PENDING|pw-t-A|None\n7_3|TIMEOUT|pw-t-A|None\n8|OUT_OF_MEMORY|pw-t-B|None\n9|RUNNING|pw-u-C|None\n"
+    assert SlurmScheduler.parse_status(text, prefix="pw-t-") == {
+        ("7", 1): TaskStatus(JobState.QUEUED, "PENDING"),
+        ("7", 2): TaskStatus(JobState.QUEUED, "PENDING"),
+        ("7", 3): TaskStatus(JobState.FAILED, "TIMEOUT"),
+        ("8", None): TaskStatus(JobState.FAILED, "OUT_OF_MEMORY"),
+    }
+    notes = [
+        SlurmScheduler.native_note(word, "7_3") for word in ("TIMEOUT", "NODE_FAIL", "FAILED", "PENDING")
+    ]
+    assert notes == ["TIMEOUT", "NODE_FAIL", None, None]
 
 
 def test_parse_status_array_with_pending_and_running_tasks():
@@ -156,6 +183,19 @@ def test_settings_from_scheduler_opts():
         build_settings(SlurmSettings, {"partiton": "x"}, owner="slurm scheduler")
     with pytest.raises(ConfigError, match="max_array_size must be >= 1"):
         SlurmSettings(max_array_size=0)
+
+
+def test_settings_share_the_grid_fields_each_with_help_and_a_default():
+    settings = SlurmSettings(poll_interval=2.0, partition="debug")
+    assert isinstance(settings, GridSettings)
+    assert (settings.poll_interval, settings.max_poll_interval, settings.array) == (2.0, 30.0, True)
+    with pytest.raises(ConfigError, match="slurm option max_array_size must be >= 1, got 0") as err:
+        SlurmSettings(max_array_size=0)
+    assert err.value.key == "max_array_size"
+    for f in dataclasses.fields(SlurmSettings):
+        assert f.metadata["help"] and (
+            f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        ), f.name
 
 
 def test_parse_status_sees_ended_jobs_and_timeouts():

@@ -1,33 +1,38 @@
 """The base of cluster schedulers (SLURM, SGE): arrays, one status query per poll, subprocess calls.
 
-A grid scheduler is a settings dataclass plus pure functions: argv builders and output parsers. This
-module owns everything else: it writes one array script per submission (the task id selects the job),
-runs the commands with ``asyncio.create_subprocess_exec`` (never a shell), turns their failures into
-:class:`~pipework.errors.SchedulerError` (transient ones are retried by the base), and maps the one
-status answer per poll back to jobs.
+A grid scheduler is a settings dataclass (a :class:`GridSettings`) plus pure static methods: argv builders
+and output parsers. This module owns everything else: it writes one array script per submission (the
+task id selects the job), runs the commands with ``asyncio.create_subprocess_exec`` (never a shell), turns
+their failures into :class:`~pipework.errors.SchedulerError` (transient ones are retried by the base),
+and maps the one status answer per poll back to jobs.
+
+The status query names the user, never the jobs: its argv is the same size for 10 jobs or 100,000. The
+answer is filtered by the run's name prefix, ``pw-<run_tag>-``, when it is parsed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import getpass
 import os
 import shlex
 import tempfile
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import ClassVar, NamedTuple, TypeVar
 
 from .. import paths
-from ..errors import SchedulerError
+from ..errors import ConfigError, SchedulerError
 from ..job import Job, launch_argv
 from ..resources import Resources
 from ..stage import stage_root
 from ..state import JobState
 from .base import Scheduler
 
-__all__ = ["GridScheduler", "TaskKey"]
+__all__ = ["GridScheduler", "GridSettings", "TaskKey", "TaskStatus"]
 
 #: What a status answer is keyed by: (job or array id, task id or None).
 TaskKey = tuple[str, int | None]
@@ -36,8 +41,56 @@ TaskKey = tuple[str, int | None]
 COMMAND_TIMEOUT = 60.0
 
 
-class GridScheduler(Scheduler):
-    """Base of schedulers driven by command-line tools. Subclasses fill in the pure methods."""
+class TaskStatus(NamedTuple):
+    """One job's (or array task's) line of a status answer.
+
+    Attributes:
+        state: The pipework state.
+        native: The scheduler's own word for it (SLURM ``TIMEOUT``, SGE ``Eqw``), or None.
+    """
+
+    state: JobState
+    native: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GridSettings:
+    """The options every grid scheduler has (``scheduler_opts``); SLURM and SGE add their own.
+
+    Attributes:
+        extra_args: More arguments of the submit command (``sbatch``, ``qsub``).
+        poll_interval: First (and shortest) wait between two status queries, in seconds.
+        max_poll_interval: Longest wait between two status queries while no job ends, in seconds.
+        array: Submit a process's jobs as job arrays.
+        max_array_size: Most tasks in one array (keep it under the cluster's limit: SLURM's
+            MaxArraySize, SGE's max_aj_tasks).
+    """
+
+    extra_args: list[str] = field(
+        default_factory=list, metadata={"help": "more arguments of the submit command (sbatch, qsub)"}
+    )
+    poll_interval: float = field(default=1.0, metadata={"help": "first wait between status queries (s)"})
+    max_poll_interval: float = field(
+        default=30.0, metadata={"help": "longest wait between status queries while nothing ends (s)"}
+    )
+    array: bool = field(default=True, metadata={"help": "submit job arrays"})
+    max_array_size: int = field(default=1000, metadata={"help": "most tasks in one array"})
+
+    def __post_init__(self) -> None:
+        if self.max_array_size < 1:
+            owner = type(self).__name__.removesuffix("Settings").lower()
+            raise ConfigError(
+                f"{owner} option max_array_size must be >= 1, got {self.max_array_size}",
+                key="max_array_size",
+                hint="give the most tasks one array may have, at most the cluster's limit",
+            )
+
+
+S = TypeVar("S", bound=GridSettings)
+
+
+class GridScheduler(Scheduler[S]):
+    """Base of schedulers driven by command-line tools. Subclasses fill in the pure static methods."""
 
     #: The environment variable holding the array task id inside a job.
     task_env: ClassVar[str]
@@ -49,23 +102,21 @@ class GridScheduler(Scheduler):
     max_poll_interval = 30.0
     rc_grace = 30.0
 
-    def __init__(self, settings: Any = None, *, run_tag: str = "run") -> None:
-        super().__init__(settings, run_tag=run_tag)
+    def __init__(
+        self, settings: S | None = None, *, run_tag: str = "run", env: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(settings, run_tag=run_tag, env=env)
         self.user = getpass.getuser()
-        # the adaptive interval's bounds come from the settings when they have them
-        self.min_poll_interval = float(getattr(self.settings, "poll_interval", self.min_poll_interval))
-        self.max_poll_interval = max(
-            self.min_poll_interval, float(getattr(self.settings, "max_poll_interval", self.max_poll_interval))
-        )
+        self.min_poll_interval = self.settings.poll_interval
+        self.max_poll_interval = max(self.min_poll_interval, self.settings.max_poll_interval)
         self._interval = self.min_poll_interval
         self.commands_run: list[list[str]] = []
-        self._names: set[str] = set()
 
     # -- pure parts, per scheduler ----------------------------------------------------------------
+    @staticmethod
     @abstractmethod
     def submit_argv(
-        self,
-        settings: Any,
+        settings: S,
         *,
         name: str,
         script: str,
@@ -76,33 +127,35 @@ class GridScheduler(Scheduler):
     ) -> list[str]:
         """The submit command for one array (``task_ids``) or one job (None)."""
 
+    @staticmethod
     @abstractmethod
-    def parse_submit(self, stdout: str) -> str:
+    def parse_submit(stdout: str) -> str:
         """The job (or array) id from the submit command's output."""
 
+    @staticmethod
     @abstractmethod
-    def status_argv(self, *, user: str, names: Sequence[str]) -> list[str]:
-        """ONE status command for all of the run's jobs."""
+    def status_argv(settings: S, *, user: str) -> list[str]:
+        """ONE status command for all of the user's jobs; its size must not depend on the jobs."""
 
+    @staticmethod
     @abstractmethod
-    def parse_status(self, stdout: str, *, prefix: str) -> Mapping[TaskKey, JobState]:
-        """States by (id, task) of the run's jobs (names starting with ``prefix``)."""
+    def parse_status(stdout: str, *, prefix: str) -> Mapping[TaskKey, TaskStatus]:
+        """Statuses by (id, task) of the jobs whose name starts with ``prefix`` (the run's)."""
 
+    @staticmethod
+    def native_note(native: str, jid: str) -> str | None:
+        """What a job's failure report says of its native state, or None when it is not notable."""
+        return None
+
+    @staticmethod
     @abstractmethod
-    def kill_argv(self, ids: Sequence[str]) -> list[str]:
+    def kill_argv(settings: S, ids: Sequence[str]) -> list[str]:
         """The command that cancels these job ids."""
 
+    @staticmethod
     @abstractmethod
-    def classify_error(self, argv: Sequence[str], rc: int, stderr: str) -> SchedulerError:
+    def classify_error(argv: Sequence[str], rc: int, stderr: str) -> SchedulerError:
         """Turn a failed command into an error (``transient`` when retrying may help)."""
-
-    def max_array_size(self, settings: Any) -> int:
-        """The most tasks in one array (``max_array_size`` setting)."""
-        return int(getattr(settings, "max_array_size", 1000))
-
-    def use_arrays(self, settings: Any) -> bool:
-        """Whether to submit arrays (``array`` setting)."""
-        return bool(getattr(settings, "array", True))
 
     # -- the one place commands run ---------------------------------------------------------------
     async def run_command(self, argv: Sequence[str]) -> str:
@@ -119,11 +172,8 @@ class GridScheduler(Scheduler):
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
             )
-        except FileNotFoundError as exc:
-            raise SchedulerError(
-                f"{argv[0]!r} is not installed or not on PATH",
-                hint=f"run on a machine with the {self.name} client tools, or set another scheduler",
-            ) from exc
+        except OSError as exc:
+            raise self.start_error(argv, exc) from exc
         try:
             out, err = await asyncio.wait_for(proc.communicate(), COMMAND_TIMEOUT)
         except asyncio.TimeoutError as exc:
@@ -136,13 +186,33 @@ class GridScheduler(Scheduler):
             raise self.classify_error(argv, proc.returncode or 0, err.decode(errors="replace"))
         return out.decode(errors="replace")
 
+    def start_error(self, argv: Sequence[str], exc: OSError) -> SchedulerError:
+        """The error for a command the system would not start (not found, not executable, too long)."""
+        code = errno.errorcode.get(exc.errno or 0, "")
+        what = f"cannot run {argv[0]!r}: {exc.strerror or exc}" + (f" ({code})" if code else "")
+        reason = None
+        if isinstance(exc, FileNotFoundError):
+            reason = "not_found"
+            hint = f"install the {self.name} client tools here, or set the command's path in scheduler_opts"
+        elif isinstance(exc, PermissionError):
+            reason = "permission"
+            hint = f"make {argv[0]} executable for this user, or name another command in scheduler_opts"
+        elif exc.errno == errno.E2BIG:
+            size = sum(len(arg.encode()) + 1 for arg in argv)
+            what += f", {len(argv)} arguments of {size} bytes in all"
+            hint = "pipework should never build such a command: please report it, with the number of jobs"
+        elif exc.errno == errno.ENOEXEC:
+            hint = f"{argv[0]} is not a program this machine can run; name the right one in scheduler_opts"
+        else:
+            hint = f"check that {argv[0]} runs on this machine"
+        return SchedulerError(what, reason=reason, hint=hint)
+
     # -- Scheduler API ------------------------------------------------------------------------------
     async def submit(self, jobs: Sequence[Job]) -> None:
         """Submit a process's jobs as arrays of at most ``max_array_size`` tasks (or one by one)."""
         settings = self.settings_for(jobs[0])
         spec = jobs[0].spec
         name = f"pw-{self.run_tag}-{spec.name}"
-        self._names.add(name)
         throttle = spec.forks
         proc_dir = jobs[0].dir.rsplit("/", 1)[0]
         if paths.is_cloud(proc_dir):
@@ -153,7 +223,7 @@ class GridScheduler(Scheduler):
             chdir = tempfile.gettempdir()
         else:
             script_dir = chdir = proc_dir
-        if not self.use_arrays(settings):
+        if not settings.array:
             for job in jobs:
                 argv = self.submit_argv(
                     settings,
@@ -164,10 +234,9 @@ class GridScheduler(Scheduler):
                     resources=spec.resources,
                     chdir=chdir if paths.is_cloud(proc_dir) else job.dir,
                 )
-                self._names.add(self.job_name(job))
                 job.jid = self.parse_submit(await self.run_command(argv))
             return
-        size = max(1, self.max_array_size(settings))
+        size = settings.max_array_size
         for start in range(0, len(jobs), size):
             chunk = list(jobs[start : start + size])
             script = paths.join(script_dir, f".pw-array-{chunk[0].index}-{len(chunk)}.sh")
@@ -214,22 +283,26 @@ class GridScheduler(Scheduler):
         return jid, None
 
     async def statuses(self, jobs: Sequence[Job]) -> Mapping[Job, JobState]:
-        """One status command for the whole run; jobs missing from its answer are left out."""
-        for job in jobs:  # jobs adopted from a previous driver: their array name is the same
-            self._names.add(f"pw-{self.run_tag}-{job.proc}")
-            self._names.add(self.job_name(job))
-        argv = self.status_argv(user=self.user, names=sorted(self._names))
+        """One status command (by user) for the whole run; jobs missing from its answer are left out.
+
+        A job whose native state is worth a word in its failure report (:meth:`native_note`) gets it
+        in ``job.native_state``.
+        """
+        argv = self.status_argv(self.settings, user=self.user)
         answer = self.parse_status(await self.run_command(argv), prefix=f"pw-{self.run_tag}-")
         out: dict[Job, JobState] = {}
         for job in jobs:
             if not job.jid:
                 continue
             key = self.split_jid(job.jid)
-            state = answer.get(key)
-            if state is None and key[1] is not None:
-                state = answer.get((key[0], None))  # a pending array listed as one line
-            if state is not None:
-                out[job] = state
+            status = answer.get(key)
+            if status is None and key[1] is not None:
+                status = answer.get((key[0], None))  # a pending array listed as one line
+            if status is None:
+                continue
+            out[job] = status.state
+            if status.native and (note := self.native_note(status.native, job.jid)):
+                job.native_state = note
         return out
 
     async def kill(self, jobs: Sequence[Job]) -> None:
@@ -238,4 +311,4 @@ class GridScheduler(Scheduler):
         if ids:
             # jobs that already ended cannot be cancelled; the poll loop settles their state
             with contextlib.suppress(SchedulerError):
-                await self.run_command(self.kill_argv(ids))
+                await self.run_command(self.kill_argv(self.settings, ids))

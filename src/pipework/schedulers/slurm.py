@@ -1,40 +1,28 @@
-"""SLURM: settings, pure command builders and output parsers, and the thin scheduler that uses them.
+"""SLURM: its settings, state table, and a scheduler whose methods are the pure builders and parsers.
 
 Commands (argv lists, never a shell string)::
 
     sbatch --parsable --job-name=pw-<run>-<proc> --array=0-999%8 --output=/dev/null --error=/dev/null
            --chdir=<proc dir> [--cpus-per-task N] [--mem NM] [--time M] [--gres gpu:N] [opts] <array script>
-    squeue --noheader --array --states=all --user=<user> --name=<the run's job names>
-           --format=%i|%T|%j|%r                                                     (ONE per poll)
+    squeue --noheader --array --states=all --user=<user> --format=%i|%T|%j|%r     (ONE per poll)
     scancel <id>_<task> ...
 
-Only :meth:`GridScheduler.run_command` runs them.
+The status query names the user only, so its size does not grow with the run; the answer is filtered
+by the run's name prefix. Only :meth:`GridScheduler.run_command` runs the commands.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..errors import SchedulerError
 from ..resources import Resources
 from ..state import JobState
-from .grid import GridScheduler, TaskKey
+from .grid import GridScheduler, GridSettings, TaskKey, TaskStatus
 
-__all__ = [
-    "STATES",
-    "SlurmScheduler",
-    "SlurmSettings",
-    "classify_error",
-    "kill_argv",
-    "parse_status",
-    "parse_submit",
-    "resource_args",
-    "status_argv",
-    "submit_argv",
-]
+__all__ = ["NOTABLE", "STATES", "SlurmScheduler", "SlurmSettings", "compress_ids", "resource_args"]
 
 #: SLURM job states (squeue %T) -> pipework states. A job in a final state stays in squeue for
 #: MinJobAge seconds; the base then confirms it from job.rc.
@@ -75,20 +63,18 @@ _TRANSIENT = re.compile(
     re.IGNORECASE,
 )
 
+#: A pending array listed as one squeue line: ``15_[0-11%4]``.
+_TASK_RANGE = re.compile(r"^(\d+)_\[([^\]]+)\]$")
+
 
 @dataclass(frozen=True, kw_only=True)
-class SlurmSettings:
-    """Options of the slurm scheduler (``scheduler_opts``).
+class SlurmSettings(GridSettings):
+    """Options of the slurm scheduler (``scheduler_opts``): those of :class:`GridSettings` and these.
 
     Attributes:
         partition: ``--partition``.
         account: ``--account``.
         qos: ``--qos``.
-        extra_args: More ``sbatch`` arguments, e.g. ``["--constraint=avx2"]``.
-        poll_interval: First (and shortest) wait between two status queries, in seconds.
-        max_poll_interval: Longest wait between two status queries while no job ends, in seconds.
-        array: Submit a process's jobs as job arrays.
-        max_array_size: Most tasks in one array (keep it under the cluster's MaxArraySize).
         sbatch: The sbatch command.
         squeue: The squeue command.
         scancel: The scancel command.
@@ -97,22 +83,9 @@ class SlurmSettings:
     partition: str | None = field(default=None, metadata={"help": "--partition"})
     account: str | None = field(default=None, metadata={"help": "--account"})
     qos: str | None = field(default=None, metadata={"help": "--qos"})
-    extra_args: list[str] = field(default_factory=list, metadata={"help": "more sbatch arguments"})
-    poll_interval: float = field(default=1.0, metadata={"help": "first wait between status queries (s)"})
-    max_poll_interval: float = field(
-        default=30.0, metadata={"help": "longest wait between status queries while nothing ends (s)"}
-    )
-    array: bool = field(default=True, metadata={"help": "submit job arrays"})
-    max_array_size: int = field(default=1000, metadata={"help": "most tasks in one array"})
     sbatch: str = field(default="sbatch", metadata={"help": "the sbatch command"})
     squeue: str = field(default="squeue", metadata={"help": "the squeue command"})
     scancel: str = field(default="scancel", metadata={"help": "the scancel command"})
-
-    def __post_init__(self) -> None:
-        if self.max_array_size < 1:
-            from ..errors import ConfigError
-
-            raise ConfigError(f"slurm option max_array_size must be >= 1, got {self.max_array_size}")
 
 
 def compress_ids(ids: Sequence[int]) -> str:
@@ -152,68 +125,6 @@ def resource_args(res: Resources) -> list[str]:
     return args
 
 
-def submit_argv(
-    settings: SlurmSettings,
-    *,
-    name: str,
-    script: str,
-    task_ids: Sequence[int] | None,
-    throttle: int | None,
-    resources: Resources,
-    chdir: str,
-) -> list[str]:
-    """The sbatch command for an array (``task_ids``) or a single job (None)."""
-    argv = [settings.sbatch, "--parsable", f"--job-name={name}"]
-    if task_ids is not None:
-        spec = compress_ids(task_ids)
-        argv.append(f"--array={spec}%{throttle}" if throttle else f"--array={spec}")
-    argv += ["--output=/dev/null", "--error=/dev/null", f"--chdir={chdir}"]
-    argv += resource_args(resources)
-    for flag, value in (
-        ("--partition", settings.partition),
-        ("--account", settings.account),
-        ("--qos", settings.qos),
-    ):
-        if value:
-            argv.append(f"{flag}={value}")
-    argv += list(settings.extra_args)
-    argv.append(script)
-    return argv
-
-
-def parse_submit(stdout: str) -> str:
-    """The job id from ``sbatch --parsable`` (``123`` or ``123;cluster``).
-
-    Raises:
-        SchedulerError: If the output holds no job id.
-    """
-    line = stdout.strip().splitlines()[-1] if stdout.strip() else ""
-    jid = line.split(";", 1)[0].strip()
-    if not jid.isdigit():
-        raise SchedulerError(f"sbatch printed no job id: {stdout.strip()[:200]!r}")
-    return jid
-
-
-def status_argv(settings: SlurmSettings, *, user: str, names: Sequence[str]) -> list[str]:
-    """ONE squeue for all the run's jobs: by job name (the run's array names), one line per task.
-
-    ``--states=all`` keeps jobs that ended in the answer for MinJobAge seconds, so a job ended by SLURM
-    (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL) is seen as such without another query.
-    """
-    return [
-        settings.squeue,
-        "--noheader",
-        "--array",
-        "--states=all",
-        f"--user={user}",
-        f"--name={','.join(names)}",
-        "--format=%i|%T|%j|%r",
-    ]
-
-
-_TASK_RANGE = re.compile(r"^(\d+)_\[([^\]]+)\]$")
-
-
 def _expand(spec: str) -> list[int]:
     """``0-3,7%2`` -> ``[0, 1, 2, 3, 7]``."""
     out: list[int] = []
@@ -226,72 +137,18 @@ def _expand(spec: str) -> list[int]:
     return out
 
 
-def parse_status(stdout: str, *, prefix: str) -> dict[TaskKey, JobState]:
-    """Parse ``squeue --format=%i|%T|%j|%r`` into states by (job id, task id).
-
-    Lines of jobs whose name does not start with ``prefix`` are skipped; an unknown state counts as
-    running (the job is still in the queue), so a new SLURM state never ends a job early.
-    """
-    out: dict[TaskKey, JobState] = {}
-    for line in stdout.splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        fields = line.strip().split("|")
-        if len(fields) < 3:
-            continue
-        jid, state, name = fields[0].strip(), fields[1].strip().split()[0], fields[2].strip()
-        if not name.startswith(prefix):
-            continue
-        mapped = STATES.get(state.rstrip("+"), JobState.RUNNING)
-        ranged = _TASK_RANGE.match(jid)
-        if ranged:
-            for task_id in _expand(ranged.group(2)):
-                out[(ranged.group(1), task_id)] = mapped
-        elif "_" in jid:
-            head, _, task = jid.partition("_")
-            if task.isdigit():
-                out[(head, int(task))] = mapped
-        else:
-            out[(jid, None)] = mapped
-    return out
+def _keys(jid: str) -> list[TaskKey]:
+    """The (job id, task id) keys one squeue ``%i`` stands for: ``15_[0-3]``, ``15_2`` or ``15``."""
+    ranged = _TASK_RANGE.match(jid)
+    if ranged:
+        return [(ranged.group(1), task) for task in _expand(ranged.group(2))]
+    head, sep, task = jid.partition("_")
+    if sep:
+        return [(head, int(task))] if task.isdigit() else []
+    return [(jid, None)]
 
 
-def native_states(stdout: str, *, prefix: str) -> dict[TaskKey, str]:
-    """The SLURM state names of notable endings (TIMEOUT, OUT_OF_MEMORY, ...) by (job id, task id)."""
-    out: dict[TaskKey, str] = {}
-    for line in stdout.splitlines():
-        fields = line.strip().split("|")
-        if len(fields) >= 3 and fields[2].strip().startswith(prefix):
-            state = fields[1].strip().split()[0].rstrip("+") if fields[1].strip() else ""
-            if state in NOTABLE and "_" in fields[0] and fields[0].partition("_")[2].isdigit():
-                head, _, task = fields[0].strip().partition("_")
-                out[(head, int(task))] = state
-            elif state in NOTABLE:
-                out[(fields[0].strip(), None)] = state
-    return out
-
-
-def kill_argv(settings: SlurmSettings, ids: Sequence[str]) -> list[str]:
-    """scancel for these job ids (``123`` or ``123_4``)."""
-    return [settings.scancel, *ids]
-
-
-def classify_error(argv: Sequence[str], rc: int, stderr: str) -> SchedulerError:
-    """A failed SLURM command as an error; controller hiccups are transient."""
-    text = stderr.strip().splitlines()
-    message = text[-1] if text else f"exit code {rc}"
-    transient = bool(_TRANSIENT.search(stderr))
-    hint = None
-    if "Invalid partition" in stderr:
-        hint = "check scheduler_opts partition (sinfo lists them)"
-    elif "Requested node configuration is not available" in stderr:
-        hint = "the resources (cpus, mem, gpus) exceed every node of the partition"
-    elif transient:
-        hint = "the SLURM controller did not answer; pipework retries a few times"
-    return SchedulerError(f"{argv[0]} failed: {message}", transient=transient, hint=hint)
-
-
-class SlurmScheduler(GridScheduler):
+class SlurmScheduler(GridScheduler[SlurmSettings]):
     """Run jobs on a SLURM cluster, as job arrays, with one ``squeue`` per poll for the whole run."""
 
     name = "slurm"
@@ -299,38 +156,105 @@ class SlurmScheduler(GridScheduler):
     task_env = "SLURM_ARRAY_TASK_ID"
     first_task = 0
     task_sep = "_"
-    _notable: dict[TaskKey, str]
 
-    def submit_argv(self, settings: Any, **kw: Any) -> list[str]:
-        """See :func:`submit_argv`."""
-        return submit_argv(settings, **kw)
+    @staticmethod
+    def submit_argv(
+        settings: SlurmSettings,
+        *,
+        name: str,
+        script: str,
+        task_ids: Sequence[int] | None,
+        throttle: int | None,
+        resources: Resources,
+        chdir: str,
+    ) -> list[str]:
+        """The sbatch command for an array (``task_ids``) or a single job (None)."""
+        argv = [settings.sbatch, "--parsable", f"--job-name={name}"]
+        if task_ids is not None:
+            spec = compress_ids(task_ids)
+            argv.append(f"--array={spec}%{throttle}" if throttle else f"--array={spec}")
+        argv += ["--output=/dev/null", "--error=/dev/null", f"--chdir={chdir}"]
+        argv += resource_args(resources)
+        for flag, value in (
+            ("--partition", settings.partition),
+            ("--account", settings.account),
+            ("--qos", settings.qos),
+        ):
+            if value:
+                argv.append(f"{flag}={value}")
+        argv += list(settings.extra_args)
+        argv.append(script)
+        return argv
 
-    def parse_submit(self, stdout: str) -> str:
-        """See :func:`parse_submit`."""
-        return parse_submit(stdout)
+    @staticmethod
+    def parse_submit(stdout: str) -> str:
+        """The job id from ``sbatch --parsable`` (``123`` or ``123;cluster``).
 
-    def status_argv(self, *, user: str, names: Sequence[str]) -> list[str]:
-        """See :func:`status_argv`."""
-        return status_argv(self.settings, user=user, names=names)
+        Raises:
+            SchedulerError: If the output holds no job id.
+        """
+        line = stdout.strip().splitlines()[-1] if stdout.strip() else ""
+        jid = line.split(";", 1)[0].strip()
+        if not jid.isdigit():
+            raise SchedulerError(f"sbatch printed no job id: {stdout.strip()[:200]!r}")
+        return jid
 
-    def parse_status(self, stdout: str, *, prefix: str) -> Mapping[TaskKey, JobState]:
-        """See :func:`parse_status`; also keeps notable SLURM states for failure reports."""
-        self._notable = native_states(stdout, prefix=prefix)
-        return parse_status(stdout, prefix=prefix)
+    @staticmethod
+    def status_argv(settings: SlurmSettings, *, user: str) -> list[str]:
+        """ONE squeue for all the user's jobs, one line per array task; the run's are found by name.
 
-    async def statuses(self, jobs: Sequence[Any]) -> Mapping[Any, JobState]:
-        """One squeue for all jobs; a job ended by SLURM (TIMEOUT, OUT_OF_MEMORY...) is named so."""
-        self._notable = {}
-        states = await super().statuses(jobs)
-        for job in jobs:
-            if job.jid and (native := self._notable.get(self.split_jid(job.jid))):
-                job.native_state = native
-        return states
+        ``--states=all`` keeps jobs that ended in the answer for MinJobAge seconds, so a job ended by
+        SLURM (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL) is seen as such without another query.
+        """
+        return [
+            settings.squeue,
+            "--noheader",
+            "--array",
+            "--states=all",
+            f"--user={user}",
+            "--format=%i|%T|%j|%r",
+        ]
 
-    def kill_argv(self, ids: Sequence[str]) -> list[str]:
-        """See :func:`kill_argv`."""
-        return kill_argv(self.settings, ids)
+    @staticmethod
+    def parse_status(stdout: str, *, prefix: str) -> dict[TaskKey, TaskStatus]:
+        """Parse ``squeue --format=%i|%T|%j|%r`` into statuses by (job id, task id).
 
-    def classify_error(self, argv: Sequence[str], rc: int, stderr: str) -> SchedulerError:
-        """See :func:`classify_error`."""
-        return classify_error(argv, rc, stderr)
+        Lines of jobs whose name does not start with ``prefix`` are skipped; an unknown state counts as
+        running (the job is still in the queue), so a new SLURM state never ends a job early. The
+        native word is the SLURM state (``TIMEOUT``).
+        """
+        out: dict[TaskKey, TaskStatus] = {}
+        for line in stdout.splitlines():
+            fields = line.strip().split("|")
+            if line.startswith("#") or len(fields) < 3 or not fields[1].strip():
+                continue
+            jid, native, name = fields[0].strip(), fields[1].split()[0].rstrip("+"), fields[2].strip()
+            if name.startswith(prefix):
+                status = TaskStatus(STATES.get(native, JobState.RUNNING), native)
+                out.update((key, status) for key in _keys(jid))
+        return out
+
+    @staticmethod
+    def native_note(native: str, jid: str) -> str | None:
+        """A state SLURM ended the job with (TIMEOUT, OUT_OF_MEMORY, ...), for its failure report."""
+        return native if native in NOTABLE else None
+
+    @staticmethod
+    def kill_argv(settings: SlurmSettings, ids: Sequence[str]) -> list[str]:
+        """scancel for these job ids (``123`` or ``123_4``)."""
+        return [settings.scancel, *ids]
+
+    @staticmethod
+    def classify_error(argv: Sequence[str], rc: int, stderr: str) -> SchedulerError:
+        """A failed SLURM command as an error; controller hiccups are transient."""
+        text = stderr.strip().splitlines()
+        message = text[-1] if text else f"exit code {rc}"
+        transient = bool(_TRANSIENT.search(stderr))
+        hint = None
+        if "Invalid partition" in stderr:
+            hint = "check scheduler_opts partition (sinfo lists them)"
+        elif "Requested node configuration is not available" in stderr:
+            hint = "the resources (cpus, mem, gpus) exceed every node of the partition"
+        elif transient:
+            hint = "the SLURM controller did not answer; pipework retries a few times"
+        return SchedulerError(f"{argv[0]} failed: {message}", transient=transient, hint=hint)
