@@ -106,7 +106,9 @@ class RunLock:
         hint = "wait for it to finish"
         if paths.is_cloud(self.path):  # a local lock is the kernel's: it cannot outlive its driver
             hint += f", or remove the lock if that run is gone: {self.path}"
-        return ConfigError(f"another run (pid {pid} on {host}) is using {self.path.rsplit('/', 1)[0]}", hint=hint)
+        return ConfigError(
+            f"another run (pid {pid} on {host}) is using {self.path.rsplit('/', 1)[0]}", hint=hint
+        )
 
     def release(self) -> None:
         """Give the lock back (only this driver's own lock is ever removed)."""

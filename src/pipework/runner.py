@@ -198,7 +198,9 @@ class ProcRunner:
                 self._show(job, state)
         return finals
 
-    async def _submit(self, scheduler: Scheduler[Any], jobs: list[Job], queue: asyncio.Queue[JobEvent]) -> None:
+    async def _submit(
+        self, scheduler: Scheduler[Any], jobs: list[Job], queue: asyncio.Queue[JobEvent]
+    ) -> None:
         if not jobs:
             return
         await scheduler.dispatch(jobs, queue)

@@ -44,7 +44,8 @@ def script_runner(lang: str, script: str, *, strict: bool = True) -> str:
         return f'{lang} "$_pw_dir/job.script"'
     mode = STRICT if strict else ""
     if _TAKES_OVER.search(script):
-        return f'( unset -f _pw_finish _pw_stop; {mode}BASH_ARGV0="$_pw_dir/job.script"; . "$_pw_dir/job.script" )'
+        run = f'{mode}BASH_ARGV0="$_pw_dir/job.script"; . "$_pw_dir/job.script"'
+        return f"( unset -f _pw_finish _pw_stop; {run} )"
     return f'{{ {mode}BASH_ARGV0="$_pw_dir/job.script"; . "$_pw_dir/job.script"; }}'
 
 

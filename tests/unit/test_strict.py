@@ -60,7 +60,7 @@ def test_strict_false_opts_out_and_changing_it_reruns(isolated: Path):
     again = run(make_pipeline(Lax))
     assert again.counts == {"Lax": {"cached": 1}}
 
-    class Lax(Proc):  # noqa: F811 - the same process, now strict
+    class Lax(Proc):  # the same process, now strict
         output = "o:file:o.txt"
         script = "false\necho end > {{out.o | quote}}"
 

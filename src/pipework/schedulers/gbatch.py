@@ -258,7 +258,11 @@ class GbatchScheduler(Scheduler[GbatchSettings]):
             raise ConfigError(f"gbatch endpoint {settings.endpoint!r} is not an http(s) URL")
 
     def __init__(
-        self, settings: GbatchSettings | None = None, *, run_tag: str = "run", env: Mapping[str, str] | None = None
+        self,
+        settings: GbatchSettings | None = None,
+        *,
+        run_tag: str = "run",
+        env: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(settings, run_tag=run_tag, env=env)
         self.min_poll_interval = self.settings.poll_interval

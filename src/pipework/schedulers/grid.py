@@ -111,6 +111,8 @@ class GridScheduler(Scheduler[S]):
         self.max_poll_interval = max(self.min_poll_interval, self.settings.max_poll_interval)
         self._interval = self.min_poll_interval
         self.commands_run: list[list[str]] = []
+        # None: the driver's own environment, as it is (no copy per command)
+        self._command_env: dict[str, str] | None = dict(self.job_env) if env else None
 
     # -- pure parts, per scheduler ----------------------------------------------------------------
     @staticmethod
@@ -171,6 +173,7 @@ class GridScheduler(Scheduler[S]):
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
+                env=self._command_env,  # sbatch and qsub -V hand it on to the jobs
             )
         except OSError as exc:
             raise self.start_error(argv, exc) from exc

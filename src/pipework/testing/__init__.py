@@ -340,7 +340,11 @@ class SchedulerContract:
 
         sched = self.make_scheduler(tmp_path)
         (first,) = self._jobs(tmp_path, ["true"])
-        grid = isinstance(sched, GridScheduler)
+        def jid(i: int) -> str | None:
+            if not isinstance(sched, GridScheduler):
+                return None
+            return f"{100 + i // 1000}{sched.task_sep}{sched.first_task + i % 1000}"
+
         jobs = [
             Job(
                 spec=first.spec,
@@ -349,7 +353,7 @@ class SchedulerContract:
                 name=f"pw-{sched.run_tag}-{first.proc}-{i}",
                 inputs={},
                 outputs={},
-                jid=f"{100 + i // 1000}{sched.task_sep}{sched.first_task + i % 1000}" if grid else None,
+                jid=jid(i),
             )
             for i in range(10_000)
         ]
