@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import contextvars
 import json
 import os
 import signal
@@ -111,7 +112,13 @@ def stage_in(jobdir: str, manifest: Manifest, *, files: dict[str, str] | None = 
         if len(manifest.inputs) > 1:
             # many small inputs (a fan-in): latency-bound, so several requests at a time
             with concurrent.futures.ThreadPoolExecutor(min(PARALLEL_DOWNLOADS, len(manifest.inputs))) as pool:
-                list(pool.map(lambda pair: paths.download(*pair), manifest.inputs))
+                # one context copy per task: the run's storage settings (pipework.paths.environment)
+                futures = [
+                    pool.submit(contextvars.copy_context().run, paths.download, url, local)
+                    for url, local in manifest.inputs
+                ]
+                for future in futures:
+                    future.result()
         else:
             for url, local in manifest.inputs:
                 paths.download(url, local)
