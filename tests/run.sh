@@ -22,6 +22,13 @@ fi
 "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | quiet_pip
 "$VENV/bin/python" -m pip install -q -e "$ROOT[test,all]" -e "$ROOT/examples/scheduler_plugin" 2>&1 | quiet_pip
 
+# the bioinformatics tools some tests run as a user would (bwa, samtools, bcftools), from Debian
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! command -v bwa >/dev/null; then
+  echo "tests/run.sh: installing bwa samtools bcftools" >&2
+  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q bwa samtools bcftools; } \
+    >/dev/null 2>&1 || echo "tests/run.sh: could not install bwa/samtools/bcftools" >&2
+fi
+
 # services: each script exists only once its part of pipework does; all of them by default
 default_services=""
 for svc in storage slurm sge gbatch; do
