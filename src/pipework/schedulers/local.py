@@ -15,9 +15,7 @@ import contextvars
 import functools
 import json
 import os
-import shutil
 import signal
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -29,6 +27,7 @@ from ..stage import Manifest, note, stage_in, stage_out
 from ..state import JobState
 from ..wrapper import parse_rc
 from .base import Scheduler
+from .process import Child, group_alive, pidfd_works, wait_exit
 
 __all__ = ["LocalScheduler", "LocalSettings"]
 
@@ -71,7 +70,7 @@ class LocalScheduler(Scheduler[LocalSettings]):
     ) -> None:
         super().__init__(settings, run_tag=run_tag, env=env)
         self._states: dict[Job, JobState] = {}
-        self._procs: dict[Job, _Child] = {}
+        self._procs: dict[Job, Child] = {}
         self._tasks: dict[Job, asyncio.Task[None]] = {}
         self._adopted: dict[Job, int] = {}
         self._rcs: dict[Job, int] = {}
@@ -119,7 +118,7 @@ class LocalScheduler(Scheduler[LocalSettings]):
             devnull = self._devnull()
             argv = launch_argv(job)
             try:
-                child = await _Child.start(argv, devnull=devnull, env=self.job_env)
+                child = await Child.start(argv, devnull=devnull, env=self.job_env)
             except OSError as exc:
                 job.native_state = f"could not start {argv[0]}: {exc}"
                 self._states[job] = JobState.FAILED
@@ -175,7 +174,7 @@ class LocalScheduler(Scheduler[LocalSettings]):
         if pid is not None:
             self._states[job] = JobState.RUNNING
             self.notify(job)
-            await _wait_exit(pid)
+            await wait_exit(pid)
             found = await asyncio.to_thread(_previous_run, job, manifest.stage_dir)
             rc = found[0] if found is not None else None
         return rc if rc is not None else 137  # the wrapper vanished without job.rc: killed
@@ -204,7 +203,7 @@ class LocalScheduler(Scheduler[LocalSettings]):
                 elif rc == 0:
                     self._states[job] = JobState.RUNNING
                     self.notify(job)
-                    child = await _Child.start(
+                    child = await Child.start(
                         ["bash", os.path.join(manifest.stage_dir, "job.wrapper")],
                         devnull=devnull,
                         env=self.job_env,
@@ -265,7 +264,7 @@ class LocalScheduler(Scheduler[LocalSettings]):
                 os.killpg(pid, signal.SIGTERM)
         deadline = asyncio.get_running_loop().time() + self.settings.kill_grace
         while groups and asyncio.get_running_loop().time() < deadline:
-            groups = [pid for pid in groups if _group_alive(pid)]
+            groups = [pid for pid in groups if group_alive(pid)]
             if groups:
                 await asyncio.sleep(0.05)
         for pid in groups:
@@ -288,63 +287,6 @@ class LocalScheduler(Scheduler[LocalSettings]):
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
-
-
-class _Child:
-    """A job's process, started in a session of its own, whose exit the event loop learns of.
-
-    On Linux (pidfd, 5.3+) the process is started with ``posix_spawn`` and its exit is read from a pidfd
-    on the event loop: no thread per process, no full fork of the driver. Elsewhere it falls back to
-    asyncio's subprocess support.
-    """
-
-    __slots__ = ("_proc", "pid")
-
-    def __init__(self, pid: int, proc: asyncio.subprocess.Process | None) -> None:
-        self.pid = pid
-        self._proc = proc
-
-    @classmethod
-    async def start(cls, argv: list[str], *, devnull: int | None, env: Mapping[str, str]) -> _Child:
-        """Start ``argv`` with stdin/stdout/stderr on ``devnull`` (a descriptor; None: asyncio) and the
-        environment ``env``."""
-        if devnull is not None:
-            exe = _which(argv[0])
-            # vfork-based: returns once the child has exec'd (~0.15 ms); measured faster than handing
-            # the call to a worker thread, whose GIL handoffs cost more than they save
-            pid = os.posix_spawn(
-                exe,
-                argv,
-                env,
-                file_actions=[(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)],
-                setsid=True,
-            )
-            return cls(pid, None)
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
-            env=dict(env),
-        )
-        return cls(proc.pid, proc)
-
-    async def wait(self) -> int:
-        """Wait for the exit; return the exit code (negative: killed by that signal)."""
-        if self._proc is not None:
-            return await self._proc.wait()
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-        fd = os.pidfd_open(self.pid)
-        loop.add_reader(fd, _resolve, done)
-        try:
-            await done
-        finally:
-            loop.remove_reader(fd)
-            os.close(fd)
-        _, status = os.waitpid(self.pid, 0)
-        return os.waitstatus_to_exitcode(status)
 
 
 def _per_process(semaphores: dict[str, asyncio.Semaphore], job: Job) -> asyncio.Semaphore:
@@ -399,46 +341,6 @@ def _previous_run(job: Job, stage_dir: str) -> tuple[int | None, int | None] | N
     return (None, pid) if alive else None
 
 
-async def _wait_exit(pid: int) -> None:
-    """Wait for a process that is not our child to exit (a pidfd becomes readable; else polled)."""
-    try:
-        fd = os.pidfd_open(pid)
-    except (OSError, AttributeError):
-        while os.path.exists(f"/proc/{pid}"):
-            await asyncio.sleep(0.2)
-        return
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
-    loop.add_reader(fd, _resolve, done)
-    try:
-        await done
-    finally:
-        loop.remove_reader(fd)
-        os.close(fd)
-
-
-def _resolve(done: asyncio.Future[None]) -> None:
-    if not done.done():
-        done.set_result(None)
-
-
-@functools.lru_cache(maxsize=32)
-def _which(program: str) -> str:
-    """The path of a program on PATH (cached; PATH does not change during a run)."""
-    return shutil.which(program) or program
-
-
-def pidfd_works() -> bool:
-    """True where a process exit can be awaited through a pidfd (Linux 5.3+)."""
-    if sys.platform != "linux" or not hasattr(os, "pidfd_open") or not hasattr(os, "posix_spawn"):
-        return False
-    try:
-        os.close(os.pidfd_open(os.getpid()))
-    except OSError:
-        return False
-    return True
-
-
 def _read_pid(job: Job) -> int | None:
     try:
         with open(job.path("job.pid")) as fh:
@@ -458,9 +360,3 @@ def _is_alive(pid: int, job: Job) -> bool:
     return job.path("job.wrapper").encode() in cmdline
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
