@@ -7,6 +7,7 @@ input columns from it. Build one by hand with :meth:`Channel.create`, or from fi
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -112,7 +113,10 @@ class Channel:
         """One row per path matching ``pattern`` (local or cloud, e.g. ``gs://b/data/*.fq``).
 
         Raises:
-            SpecError: If nothing matches, since a run with no jobs is almost always a mistake.
+            SpecError: If nothing matches, since a run with no jobs is almost always a mistake. Called
+                in a class body (``input_data = Channel.from_glob(...)``) or in the body of the script
+                being run, the channel raises it when it is used instead: the run reports it, naming
+                the process, before anything runs.
         """
         from . import paths
 
@@ -120,7 +124,7 @@ class Channel:
         if sort:
             found = sorted(found)
         if not found:
-            raise SpecError(f"no file matches {pattern!r}", hint="check the pattern and the cwd")
+            return _failed(SpecError(f"no file matches {pattern!r}", hint="check the pattern and the cwd"))
         return cls([column], [(f,) for f in found])
 
     @classmethod
@@ -139,7 +143,8 @@ class Channel:
             marks: The characters that differ between the two files of a pair.
 
         Raises:
-            SpecError: If a file has no partner.
+            SpecError: If a file has no partner, or nothing matches (in a class body: when the channel
+                is used, as with :meth:`from_glob`).
         """
         from . import paths
 
@@ -152,13 +157,13 @@ class Channel:
             assert pos is not None
             mate = f[:pos] + marks[1] + f[pos + 1 :]
             if mate not in rest:
-                raise SpecError(f"{f!r} has no pair {mate!r}", hint=f"pattern {pattern!r}")
+                return _failed(SpecError(f"{f!r} has no pair {mate!r}", hint=f"pattern {pattern!r}"))
             rest.discard(mate)
             rows.append((f, mate))
         if rest:
-            raise SpecError(f"unpaired files for {pattern!r}: {sorted(rest)[:5]}")
+            return _failed(SpecError(f"unpaired files for {pattern!r}: {sorted(rest)[:5]}"))
         if not rows:
-            raise SpecError(f"no file pairs match {pattern!r}")
+            return _failed(SpecError(f"no file pairs match {pattern!r}", hint="check the pattern"))
         return cls(columns, rows)
 
     # -- access ---------------------------------------------------------------------------------
@@ -204,7 +209,10 @@ class Channel:
                 return key % len(self._columns)
         elif key in self._columns:
             return self._columns.index(key)
-        raise SpecError(f"channel has no column {key!r}; its columns are {list(self._columns)}")
+        raise SpecError(
+            f"channel has no column {key!r}; its columns are {list(self._columns)}",
+            hint="use one of those names, or a position",
+        )
 
     def records(self) -> list[dict[str, Any]]:
         """The rows as dicts keyed by column name."""
@@ -295,6 +303,49 @@ class Channel:
         )
         first = self._rows[0]
         return Channel(self._columns, [(*first[:idx], parent, *first[idx + 1 :])])
+
+
+class _Failed(Channel):
+    """What :meth:`Channel.from_glob` and :meth:`Channel.from_pairs` return when they fail while a
+    pipeline file is read (see :func:`_failed`): a channel that raises their error when it is used.
+    """
+
+    __slots__ = ("_error",)
+
+    def __init__(self, error: SpecError) -> None:  # no rows to store: every use raises the error
+        self._error = error
+
+    @property
+    def _columns(self) -> tuple[str, ...]:  # type: ignore[override]
+        raise self._error.within()
+
+    @property
+    def _rows(self) -> tuple[tuple[Any, ...], ...]:  # type: ignore[override]
+        raise self._error.within()
+
+    def __repr__(self) -> str:
+        return f"Channel(failed: {self._error})"
+
+
+def _failed(error: SpecError) -> Channel:
+    """Raise ``error``, unless the caller was called in a class body or in the body of the script being
+    run (``python pipeline.py``): then return a channel that raises it when it is used.
+
+    Raised there, the error would reach Python's own handler, which prints a traceback before any code
+    of pipework could catch it. Deferred, it is raised when the run reads the process's ``input_data``,
+    names the process, and ``main()`` prints it as one line. Called anywhere else (a function, an
+    imported module, ``pipework run``'s loader), it is raised at once.
+    """
+    frame = inspect.currentframe()
+    caller = frame.f_back.f_back if frame is not None and frame.f_back is not None else None
+    if caller is None:
+        raise error
+    names = caller.f_locals
+    in_class_body = "__qualname__" in names and "__module__" in names
+    in_script_body = caller.f_code.co_name == "<module>" and caller.f_globals.get("__name__") == "__main__"
+    if in_class_body or in_script_body:
+        return _Failed(error)
+    raise error
 
 
 def _mark_pos(path: str, mark1: str, mark2: str) -> int | None:

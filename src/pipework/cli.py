@@ -50,10 +50,12 @@ def load_pipeline(target: str) -> type[Pipeline]:
     sys.path.insert(0, str(path.parent))
     try:
         spec.loader.exec_module(module)
-    except PipeworkError:
-        raise
+    except PipeworkError as exc:
+        raise exc.within(doing=f"importing {file!r}{_line_in(exc, path)}") from exc
     except Exception as exc:
-        raise ConfigError(f"importing {file!r} failed: {type(exc).__name__}: {exc}") from exc
+        raise ConfigError(
+            f"importing {file!r}{_line_in(exc, path)} failed: {type(exc).__name__}: {exc}"
+        ) from exc
     finally:
         sys.path.remove(str(path.parent))
     found = {
@@ -77,6 +79,17 @@ def load_pipeline(target: str) -> type[Pipeline]:
             hint=f"name one: {file}:{'|'.join(found) or 'Class'}",
         )
     return next(iter(found.values()))
+
+
+def _line_in(exc: BaseException, path: Path) -> str:
+    """``" (line N)"``: the last line of ``path`` that the error went through, or ``""``."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == str(path):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f" (line {line})" if line is not None else ""
 
 
 def _last_run(workdir: str) -> str:

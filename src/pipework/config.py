@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .locations import check_dir_location, check_location
 from .resources import Resources
 from .spec import check_cache, check_forks, check_strategy
 
@@ -99,6 +100,9 @@ class RunConfig:
     )
 
     def __post_init__(self) -> None:
+        check_location(self.workdir, key="workdir")
+        if self.outdir is not None:
+            check_location(self.outdir, key="outdir")
         with _key("forks"):
             check_forks(self.forks, where="forks")
         with _key("cache"):
@@ -162,6 +166,10 @@ def load_profiles(files: Sequence[Path]) -> dict[str, list[tuple[Path, dict[str,
             )
         if "default" in data:
             profiles.setdefault("default", []).append((path, _table(data["default"], path, "default")))
+        if not isinstance(data.get("profiles", {}), dict):
+            raise ConfigError(
+                f"{path}: profiles must be tables", hint="write each one as [profiles.NAME] with its settings"
+            )
         for name, table in (data.get("profiles") or {}).items():
             profiles.setdefault(name, []).append((path, _table(table, path, f"profiles.{name}")))
     return profiles
@@ -169,7 +177,10 @@ def load_profiles(files: Sequence[Path]) -> dict[str, list[tuple[Path, dict[str,
 
 def _table(value: object, path: Path, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise ConfigError(f"{path}: [{where}] must be a table of settings")
+        raise ConfigError(
+            f"{path}: [{where}] is {value!r}, not a table of settings",
+            hint=f"write it as [{where}] followed by lines like forks = 4",
+        )
     return value
 
 
@@ -233,11 +244,14 @@ def resolve(
             sources[key] = name
     apply({k: v for k, v in (overrides or {}).items() if v is not None}, "argument")
     try:
-        return RunConfig(**values), sources
+        config = RunConfig(**values)
+        if config.outdir is not None:
+            check_dir_location(config.outdir, key="outdir")
     except ConfigError as exc:
         if exc.key is None or exc.key not in sources:
             raise
         raise exc.within(source=sources[exc.key]) from exc
+    return config, sources
 
 
 def _hints() -> dict[str, Any]:
@@ -302,7 +316,11 @@ def coerce(value: Any, hint: Any, *, where: str, key: str | None = None) -> Any:
         return _coerce_list(value, hint, where=where, key=key)
     elif origin in (dict, Mapping) or hint is dict:
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{where} must be a table/dict, got {value!r}", key=key)
+            raise ConfigError(
+                f"{where} must be a table/dict, got {value!r}",
+                key=key,
+                hint=f"in TOML write {key or 'it'} = {{ name = value }}; in Python a dict",
+            )
         return dict(value)
     elif value.__class__ is hint or (isinstance(hint, type) and isinstance(value, hint)):
         return value

@@ -2,7 +2,9 @@
 
 Processes are found from the pipeline's ``starts`` by following ``requires`` backwards: every ``Proc``
 subclass defined in the module of the pipeline or of a start process that (transitively) requires a
-process in the graph joins it. ``Pipeline.procs`` lists them explicitly instead.
+process in the graph joins it. ``Pipeline.procs`` lists them explicitly instead. A ``requires`` of the
+wrong kind (a class's name, None) on any of those subclasses, or a misspelt ``require = A`` pointing
+into the graph, is an error naming the process, never a process left out without a word.
 """
 
 from __future__ import annotations
@@ -45,11 +47,19 @@ class Dag:
 def _as_list(value: object, what: str) -> list[type[Proc]]:
     if value is None:
         return []
-    items = [value] if isinstance(value, type) else list(value)  # type: ignore[call-overload]
+    if isinstance(value, type):
+        items: list[object] = [value]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        items = [value]
     for item in items:
         if not (isinstance(item, type) and issubclass(item, Proc)) or item is Proc:
-            raise DagError(f"{what} must be Proc subclasses, got {item!r}")
-    return items
+            raise DagError(
+                f"{what} must be Proc subclasses, got {item!r}",
+                hint="give the classes themselves, e.g. starts = Count or starts = [Count, Sum]",
+            )
+    return items  # type: ignore[return-value]
 
 
 def _all_subclasses(cls: type[Proc]) -> list[type[Proc]]:
@@ -62,8 +72,8 @@ def _all_subclasses(cls: type[Proc]) -> list[type[Proc]]:
     return out
 
 
-def _discover(starts: list[type[Proc]], modules: set[str]) -> list[type[Proc]]:
-    """Processes downstream of the starts, among the Proc subclasses defined in ``modules``.
+def _candidates(modules: set[str]) -> list[type[Proc]]:
+    """The Proc subclasses defined in ``modules``.
 
     When a class was defined again under the same name (a re-run notebook cell, a reloaded module),
     only the newest definition is a candidate.
@@ -73,7 +83,23 @@ def _discover(starts: list[type[Proc]], modules: set[str]) -> list[type[Proc]]:
         if klass.__module__ in modules:
             newest.pop((klass.__module__, klass.__qualname__), None)
             newest[(klass.__module__, klass.__qualname__)] = klass
-    candidates = list(newest.values())
+    return list(newest.values())
+
+
+def _pointers(cand: type[Proc]) -> list[object]:
+    """What a candidate points at: its ``requires`` (checked: a wrong one is an error, whatever it
+    names), and the values of attributes it sets by mistake (``require = A``), so that a process meant
+    to be in the graph joins it and its misspelt attribute is reported, instead of being left out.
+    """
+    out: list[object] = list(cand.requirements())
+    for attr in cand.unknown_attributes():
+        value = getattr(cand, attr, None)
+        out.extend(value if isinstance(value, (list, tuple)) else [value])
+    return out
+
+
+def _discover(starts: list[type[Proc]], candidates: list[type[Proc]]) -> list[type[Proc]]:
+    """Processes downstream of the starts, among the candidates."""
     found = list(dict.fromkeys(starts))
     changed = True
     while changed:
@@ -81,8 +107,7 @@ def _discover(starts: list[type[Proc]], modules: set[str]) -> list[type[Proc]]:
         for cand in candidates:
             if cand in found:
                 continue
-            reqs = cand.requirements()
-            if reqs and any(r in found for r in reqs):
+            if any(p in found for p in _pointers(cand)):
                 found.append(cand)
                 changed = True
     # requirements of found processes join too (a process requiring a start and another branch)
@@ -122,7 +147,9 @@ def build(
         modules = {p.__module__ for p in start_list}
         if module:
             modules.add(module)
-        members = _discover(start_list, modules)
+        members = _discover(start_list, _candidates(modules))
+    for proc in members:
+        _check_attributes(proc)
 
     by_name: dict[str, type[Proc]] = {}
     for proc in members:
@@ -135,15 +162,7 @@ def build(
         by_name[proc.__name__] = proc
 
     for proc in members:
-        unknown = proc.unknown_attributes()
-        if unknown:
-            close = difflib.get_close_matches(unknown[0], sorted(PROC_ATTRIBUTES), n=1)
-            raise DagError(
-                f"process {proc.__name__!r} sets unknown attribute(s) {unknown}",
-                hint=(f"did you mean {close[0]!r}? " if close else "")
-                + "use a leading underscore for your own helpers",
-            )
-        for req in _as_list(proc.requires, f"{proc.__name__}.requires"):
+        for req in proc.requirements():
             if req.__name__ not in by_name or by_name[req.__name__] is not req:
                 raise DagError(
                     f"process {proc.__name__!r} requires {req.__name__!r}, which is not in pipeline "
@@ -163,6 +182,23 @@ def build(
         order=tuple(by_name[n] for n in order),
         requires=requires,
         starts=tuple(p.__name__ for p in start_list),
+    )
+
+
+def _check_attributes(proc: type[Proc]) -> None:
+    """Fail for a misspelt attribute on a process of the pipeline.
+
+    Raises:
+        DagError: Naming the process, the attribute and the nearest valid name.
+    """
+    unknown = proc.unknown_attributes()
+    if not unknown:
+        return
+    close = difflib.get_close_matches(unknown[0], sorted(PROC_ATTRIBUTES), n=1)
+    raise DagError(
+        f"process {proc.__name__!r} sets unknown attribute(s) {unknown}",
+        hint=(f"did you mean {close[0]!r}? " if close else "")
+        + "use a leading underscore for your own helpers",
     )
 
 

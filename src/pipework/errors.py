@@ -213,6 +213,11 @@ class JobFailed(PipeworkError):
         jobdir: The job's directory, where its script, stdout and stderr are.
         stderr_tail: The last lines of the job's stderr.
         hint: What the user can do about it.
+        stderr_head: The first lines of its stderr, when there are more lines than the tail shows
+            (the cause is often there: a tool's usage text follows its one-line complaint).
+        stderr_lines: How many lines its stderr has in all.
+        command: The first lines of its rendered script.
+        command_lines: How many lines its script has in all.
     """
 
     def __init__(
@@ -225,24 +230,53 @@ class JobFailed(PipeworkError):
         jobdir: str | None = None,
         stderr_tail: str = "",
         hint: str | None = None,
+        stderr_head: str = "",
+        stderr_lines: int = 0,
+        command: str = "",
+        command_lines: int = 0,
     ) -> None:
         super().__init__(message, proc=proc, job=job, hint=hint)
         self.rc = rc
         self.jobdir = jobdir
         self.stderr_tail = stderr_tail
+        self.stderr_head = stderr_head
+        self.stderr_lines = stderr_lines
+        self.command = command
+        self.command_lines = command_lines
 
     def report(self) -> str:
-        """Return the multi-line failure report: process, index, rc, job dir and the stderr tail."""
+        """Return the multi-line failure report: what happened, the rc, the job dir, the command, the
+        first and last lines of stderr, and where to read the rest."""
         lines = [str(self)]
         if self.rc is not None:
             lines.append(f"  return code: {self.rc}")
         if self.jobdir:
             lines.append(f"  job dir:     {self.jobdir}")
-        if self.stderr_tail.strip():
-            lines.append("  last lines of stderr:")
-            lines.extend("    | " + line for line in self.stderr_tail.rstrip("\n").splitlines())
-        else:
+        if self.command.strip():
+            shown = self.command.rstrip("\n").splitlines()
+            more = self.command_lines - len(shown)
+            lines.append(
+                "  command:"
+                + (f"     (the first {len(shown)} of {self.command_lines} lines)" if more > 0 else "")
+            )
+            lines.extend("    > " + line for line in shown)
+        head = self.stderr_head.rstrip("\n").splitlines() if self.stderr_head.strip() else []
+        tail = self.stderr_tail.rstrip("\n").splitlines() if self.stderr_tail.strip() else []
+        if not tail:
             lines.append("  stderr:      (empty)")
+        elif head:
+            skipped = self.stderr_lines - len(head) - len(tail)
+            lines.append(
+                f"  stderr ({self.stderr_lines} lines: the first {len(head)} and the last {len(tail)}):"
+            )
+            lines.extend("    | " + line for line in head)
+            if skipped > 0:
+                lines.append(f"    | ... {skipped} more lines ...")
+            lines.extend("    | " + line for line in tail)
+        else:
+            lines.append("  last lines of stderr:")
+            lines.extend("    | " + line for line in tail)
+        lines.append(f"  more:        pipework logs {self.proc} {self.job}")
         return "\n".join(lines)
 
 

@@ -27,8 +27,10 @@ from . import paths
 from .channel import Channel
 from .errors import ConfigError, PipeworkError, SpecError
 from .layout import Access, FileAccess, JobLayout, place
+from .locations import check_input_url
 from .state import JobState
 from .template import CompiledTemplate, Namespace, TemplateEngine
+from .wrapper import is_bash
 
 if TYPE_CHECKING:
     from .spec import ProcSpec
@@ -129,8 +131,8 @@ def input_channel(spec: ProcSpec, upstream: Sequence[Channel]) -> Channel:
     if callable(data) and not isinstance(data, type):
         try:
             data = data(*upstream)
-        except PipeworkError:
-            raise
+        except PipeworkError as exc:
+            raise exc.within(proc=spec.name) from exc
         except Exception as exc:
             raise SpecError(
                 f"input_data function raised {type(exc).__name__}: {exc}",
@@ -219,7 +221,7 @@ class JobBuilder:
         self.run_tag = run_tag
         self.stage_root = stage_root
         self.access = access
-        self._script = engine.compile(spec.script, proc=spec.name, what="script")
+        self._script = engine.compile(spec.script, proc=spec.name, what="script", shell=is_bash(spec.lang))
         self._outputs: dict[str, CompiledTemplate] = {
             o.name: engine.compile(o.template, proc=spec.name, what=f"output {o.name!r}")
             for o in spec.outputs
@@ -248,6 +250,9 @@ class JobBuilder:
             TemplateError: For a template that does not render.
         """
         spec = self.spec
+        for s, v in zip(spec.inputs, row, strict=False):
+            if s.is_path:
+                check_input_url(v, name=s.name, proc=spec.name, job=index)
         inputs = {
             s.name: _normalise_input(s.type, v, spec.name, index)
             for s, v in zip(spec.inputs, row, strict=False)

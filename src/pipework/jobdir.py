@@ -8,13 +8,15 @@ script and wrapper; :func:`finish` verifies the outputs of jobs that ended and w
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Collection, Sequence
 
 from . import cache, paths, signature
-from .errors import JobFailed, SpecError, StorageError
+from .errors import JobFailed, StorageError
 from .job import Job
 from .layout import Access
+from .locations import check_input_paths
 from .spec import CacheMode
 from .stage import MANIFEST
 from .state import JobState
@@ -22,7 +24,11 @@ from .wrapper import render_wrapper
 
 __all__ = ["JOB_FILES", "check_inputs", "clean", "failure", "finish", "prepare"]
 
+#: The failure report shows the last lines of a job's stderr, and its first lines when there are more.
 STDERR_TAIL_LINES = 20
+STDERR_HEAD_LINES = 5
+#: ... and the first lines of its rendered script.
+COMMAND_LINES = 5
 
 #: What a run of a job leaves in its directory, removed before it runs again.
 JOB_FILES = ("job.rc", "job.stdout", "job.stderr", "job.jid", "job.pid", "job.signature.json")
@@ -53,31 +59,20 @@ def prepare(jobs: Sequence[Job], cache_mode: CacheMode) -> None:
     clean(todo, fresh=fresh)
 
 
-def check_inputs(jobs: Sequence[Job]) -> None:
+def check_inputs(jobs: Sequence[Job], *, made: Collection[str] = ()) -> None:
     """Fail before anything runs when a local ``file``/``dir`` input does not exist.
+
+    Args:
+        jobs: The jobs of one process.
+        made: Paths that upstream jobs will make (they need not exist yet).
 
     Raises:
         SpecError: Naming the first job and path, and how many more are missing.
     """
-    missing = []
-    for job in jobs:
-        for spec in job.spec.inputs:
-            if spec.type in ("file", "dir"):
-                value = job.inputs[spec.name]
-                if not paths.is_cloud(value) and not os.path.exists(value):
-                    missing.append((job, spec.name, value))
-    if missing:
-        job, name, value = missing[0]
-        more = f" ({len(missing) - 1} more missing)" if len(missing) > 1 else ""
-        raise SpecError(
-            f"input {name!r} file {value!r} does not exist{more}",
-            proc=job.proc,
-            job=job.index,
-            hint="check input_data (relative paths are relative to the directory you run from)",
-        )
+    check_input_paths(jobs, made=made)
 
 
-def clean(jobs: Sequence[Job], *, fresh: Collection[Job] = ()) -> None:
+def clean(jobs: Sequence[Job], *, fresh: Collection[Job] = (), keep_logs: bool = False) -> None:
     """Remove what a previous attempt left and write each job's script, wrapper and signature (and stage
     manifest).
 
@@ -85,12 +80,18 @@ def clean(jobs: Sequence[Job], *, fresh: Collection[Job] = ()) -> None:
         jobs: The jobs about to be submitted.
         fresh: Jobs whose directory is known to be empty (made just now, or absent from the bucket's
             listing): there is nothing of theirs to remove.
+        keep_logs: Keep the stdout and stderr of the attempt that just failed, as ``job.stdout.<N>``
+            and ``job.stderr.<N>`` (N: that attempt's number; local job dirs).
 
     Raises:
         StorageError: For a directory or file that cannot be written.
     """
     for job in jobs:
         try:
+            if keep_logs and not job.layout.remote:
+                for name in ("job.stdout", "job.stderr"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.replace(job.path(name), job.path(f"{name}.{job.attempts}"))
             _clean_one(job, fresh)
         except StorageError as exc:
             raise exc.within(proc=job.proc, job=job.index) from exc
@@ -200,13 +201,19 @@ def failure(job: Job, message: str, *, hint: str | None = None) -> JobFailed:
         text = paths.read_text(job.path("job.stderr"))
     except StorageError:
         text = ""
-    tail = "\n".join(text.rstrip("\n").splitlines()[-STDERR_TAIL_LINES:])
+    lines = text.rstrip("\n").splitlines() if text.strip() else []
+    head = lines[:STDERR_HEAD_LINES] if len(lines) > STDERR_TAIL_LINES else []
+    script = job.script.strip("\n").splitlines()
     return JobFailed(
         message,
         proc=job.proc,
         job=job.index,
         rc=job.rc,
         jobdir=job.dir,
-        stderr_tail=tail,
+        stderr_tail="\n".join(lines[-STDERR_TAIL_LINES:]),
         hint=hint,
+        stderr_head="\n".join(head),
+        stderr_lines=len(lines),
+        command="\n".join(script[:COMMAND_LINES]),
+        command_lines=len(script),
     )

@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import os
+import difflib
 import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import dag as dag_mod
@@ -23,14 +23,15 @@ from .config import RunConfig, resolve
 from .errors import ConfigError, JobFailed, PipelineFailed, StorageError
 from .lock import RunLock
 from .plugins import PluginManager
-from .proc import Proc
+from .proc import Proc, class_attributes, unknown_names
 from .progress import Progress, make_progress
 from .run import RunContext, RunResult
 from .runner import ProcResult, ProcRunner
 from .spec import ProcSpec, make_spec
+from .state import JobState
 
 if TYPE_CHECKING:
-    from .plan import ProcPlan
+    from .plan import Expansion, ProcPlan
 
 __all__ = ["Pipeline"]
 
@@ -81,6 +82,7 @@ class Pipeline:
     store: ClassVar[str | None] = None
 
     def __init__(self, *, quiet: bool = False, progress: Progress | None = None, **overrides: Any) -> None:
+        _check_attributes(type(self))
         allowed = set(RunConfig.field_names()) | {"profile", "name"}
         unknown = set(overrides) - allowed
         if unknown:
@@ -91,6 +93,12 @@ class Pipeline:
         self._overrides = {k: v for k, v in overrides.items() if k not in ("profile", "name")}
         self._profile = overrides.get("profile") or type(self).profile
         self.pipeline_name: str = overrides.get("name") or type(self).name or type(self).__name__
+        if not isinstance(self.pipeline_name, str) or "/" in self.pipeline_name:
+            raise ConfigError(
+                f"pipeline {type(self).__name__!r} has the name {self.pipeline_name!r}",
+                key="name",
+                hint="name is a str without '/' (its directory in the workdir), e.g. name = 'lines'",
+            )
         self._quiet = quiet
         self._progress = progress
         self.config: RunConfig | None = None
@@ -148,7 +156,7 @@ class Pipeline:
     async def run_async(self) -> RunResult:
         """Run the pipeline inside a running event loop (see :meth:`run`)."""
         config = self.resolve_config()
-        with _environment(config.env):
+        with paths.environment(config.env):  # the run's storage clients; the jobs get it from their scheduler
             return await self._run_async(config)
 
     async def _run_async(self, config: RunConfig) -> RunResult:
@@ -169,6 +177,12 @@ class Pipeline:
         )
         for spec in specs.values():
             run.check_scheduler(spec)
+        # the whole DAG expanded into jobs before anything runs: template errors, missing inputs and
+        # export collisions anywhere stop the run here
+        from .plan import expand  # only when running: it keeps ``import pipework`` cheap
+
+        builders = {name: run.job_builder(spec) for name, spec in specs.items()}
+        expansions = await asyncio.to_thread(expand, specs, builders, outdir=run.outdir)
         lock = RunLock(run.pipeline_dir)
         try:
             lock.acquire()
@@ -191,7 +205,7 @@ class Pipeline:
         ok = False
         ending = "failed"
         try:
-            results = await self._run_procs(graph, specs, run)
+            results = await self._run_procs(graph, specs, run, expansions)
             for res in results.values():
                 result.channels[res.name] = res.channel
                 result.counts[res.name] = res.counts
@@ -214,13 +228,20 @@ class Pipeline:
         return result
 
     async def _run_procs(
-        self, graph: dag_mod.Dag, specs: dict[str, ProcSpec], run: RunContext
+        self,
+        graph: dag_mod.Dag,
+        specs: dict[str, ProcSpec],
+        run: RunContext,
+        expansions: dict[str, Expansion],
     ) -> dict[str, ProcResult]:
         tasks: dict[str, asyncio.Task[ProcResult]] = {}
 
+        runners: dict[str, ProcRunner] = {}
+
         async def run_one(name: str) -> ProcResult:
             upstream = [await tasks[req] for req in graph.requires[name]]
-            return await ProcRunner(specs[name], run).execute([u.channel for u in upstream])
+            runner = runners[name] = ProcRunner(specs[name], run, planned=expansions[name])
+            return await runner.execute([u.channel for u in upstream])
 
         for name in specs:
             tasks[name] = asyncio.create_task(run_one(name), name=f"pipework-proc-{name}")
@@ -260,8 +281,9 @@ class Pipeline:
                 interrupted=interrupted,
             ) from None
         except JobFailed as exc:
-            failures = [exc]
-            raise PipelineFailed(_report(self.pipeline_name, failures), failures=failures) from None
+            failures = [f for r in runners.values() for f in r.failures] or [exc]
+            kept = sum(j.state in (JobState.DONE, JobState.CACHED) for r in runners.values() for j in r.jobs)
+            raise PipelineFailed(_report(self.pipeline_name, failures, kept), failures=failures) from None
         finally:
             for signum in handled:
                 loop.remove_signal_handler(signum)
@@ -301,26 +323,45 @@ class Pipeline:
         sys.exit(run_pipeline_main(cls, argv))
 
 
-@contextlib.contextmanager
-def _environment(env: dict[str, str]) -> Iterator[None]:
-    """Set the config's environment variables for the run (the cloud SDKs and the jobs read them),
-    and put the previous values back afterwards."""
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+#: Every class attribute a ``Pipeline`` subclass may set (besides methods and ``_private`` names): its
+#: declared class attributes and every configuration key (``env`` has no declaration of its own).
+PIPELINE_ATTRIBUTES: frozenset[str] = class_attributes(Pipeline) | frozenset(RunConfig.field_names())
 
 
-def _report(pipeline: str, failures: list[JobFailed]) -> str:
+def _check_attributes(cls: type[Pipeline]) -> None:
+    """Fail for a misspelt class attribute (``forsk = 2``) or a profile that is not a name.
+
+    Raises:
+        ConfigError: Naming the pipeline, the attribute and the nearest valid name.
+    """
+    # classes may live in a pipeline's namespace (its processes, nested); a misspelt ``start = A``
+    # already fails as "no start process"
+    names = unknown_names(cls, Pipeline, PIPELINE_ATTRIBUTES)
+    unknown = [k for k in names if not isinstance(getattr(cls, k), type)]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(PIPELINE_ATTRIBUTES), n=1)
+        known = f"attributes: {', '.join(sorted(PIPELINE_ATTRIBUTES))}"
+        raise ConfigError(
+            f"pipeline {cls.__name__!r} sets unknown attribute(s) {unknown}",
+            key=unknown[0],
+            hint=(f"did you mean {close[0]!r}?" if close else known)
+            + " (use a leading underscore for your own helpers)",
+        )
+    if cls.profile is not None and not isinstance(cls.profile, str):
+        raise ConfigError(
+            f"pipeline {cls.__name__!r} has profile = {cls.profile!r}",
+            key="profile",
+            hint="profile is the name of a [profiles.NAME] table, e.g. profile = 'hpc'",
+        )
+
+
+def _report(pipeline: str, failures: list[JobFailed], kept: int) -> str:
+    """The failure report: every failed job (up to a limit), then what to do next."""
     lines = [f"pipeline {pipeline} failed:"]
     for failure in failures[:MAX_REPORTED_FAILURES]:
         lines.append(failure.report())
     if len(failures) > MAX_REPORTED_FAILURES:
         lines.append(f"... and {len(failures) - MAX_REPORTED_FAILURES} more failed jobs")
+    done = f"{kept} job{'s' if kept != 1 else ''} finished and will be cached"
+    lines.append(f"next: fix the cause and run again: {done}, only the rest runs")
     return "\n".join(lines)

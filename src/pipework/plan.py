@@ -14,14 +14,15 @@ from . import cache, export, paths
 from .channel import Channel
 from .config import build_scheduler_settings
 from .errors import ConfigError, PipeworkError
-from .job import JobBuilder, input_channel, template_engine
+from .job import Job, JobBuilder, input_channel, template_engine
+from .jobdir import check_inputs
 from .schedulers import get_scheduler_class
 from .spec import ProcSpec
 from .stage import stage_root
 from .state import JobState
 from .template import TemplateEngine
 
-__all__ = ["ProcPlan", "format_plan", "make_plan"]
+__all__ = ["Expansion", "ProcPlan", "builders_for", "expand", "format_plan", "make_plan"]
 
 
 @dataclass
@@ -51,6 +52,88 @@ class ProcPlan:
         return sum(1 for r in self.reasons.values() if r)
 
 
+@dataclass
+class Expansion:
+    """A process's jobs, expanded before anything runs from its upstream processes' predicted outputs.
+
+    Attributes:
+        channel: Its input channel (None when it can only be known once its upstream ran: an
+            ``input_data`` callable that reads upstream files).
+        jobs: Its jobs, placed and rendered (empty when ``channel`` is None).
+        output: The output channel its jobs will produce.
+        note: Why the jobs are not known yet.
+    """
+
+    channel: Channel | None
+    jobs: list[Job] = field(default_factory=list)
+    output: Channel | None = None
+    note: str = ""
+
+
+def expand(
+    specs: Mapping[str, ProcSpec], builders: Mapping[str, JobBuilder], *, outdir: str
+) -> dict[str, Expansion]:
+    """Expand every process of the DAG into its jobs before anything runs (output paths are templates
+    of inputs, so downstream inputs are known in advance).
+
+    Template errors, missing inputs that no upstream process makes and export collisions anywhere in
+    the DAG are found here, before the first job starts. Reads input files' existence only.
+
+    Raises:
+        PipeworkError: For the first such error, naming the process.
+    """
+    out: dict[str, Expansion] = {}
+    made: set[str] = set()  # every output path some job will make
+    for name, spec in specs.items():
+        upstream = [out[r] for r in spec.requires]
+        waiting = [r for r, u in zip(spec.requires, upstream, strict=True) if u.output is None]
+        if waiting:
+            out[name] = Expansion(None, note=f"waits on {', '.join(waiting)}")
+            continue
+        try:
+            channel = input_channel(spec, [u.output for u in upstream if u.output is not None])
+        except PipeworkError:
+            if callable(spec.input_data) and spec.requires:  # it reads what upstream jobs write
+                out[name] = Expansion(None, note=f"jobs known once {', '.join(spec.requires)} ran")
+                continue
+            raise
+        jobs = builders[name].make_jobs(channel)
+        export.targets(spec, jobs, outdir)
+        check_inputs(jobs, made=made)
+        outs = [o.name for o in spec.outputs]
+        rows = [[j.outputs[o] for o in outs] for j in jobs]
+        made.update(str(v) for row in rows for v in row)
+        out[name] = Expansion(channel, jobs, Channel(outs, rows))
+    return out
+
+
+def builders_for(specs: Mapping[str, ProcSpec], *, pipeline_dir: str, run_tag: str) -> dict[str, JobBuilder]:
+    """The job builder of every process, its scheduler and options checked.
+
+    Raises:
+        ConfigError: For an unknown scheduler or invalid options, naming the process.
+        TemplateError: For a template that does not compile.
+    """
+    engines: dict[tuple[str, tuple[str, ...]], TemplateEngine] = {}
+    root = stage_root()
+    builders = {}
+    for name, spec in specs.items():
+        try:
+            cls = get_scheduler_class(spec.scheduler)
+        except ConfigError as exc:
+            raise exc.within(proc=name) from exc
+        build_scheduler_settings(cls, spec.scheduler_opts, proc=name)
+        builders[name] = JobBuilder(
+            spec,
+            template_engine(spec, engines),
+            proc_dir=paths.join(pipeline_dir, name),
+            run_tag=run_tag,
+            stage_root=root,
+            access=cls.file_access,
+        )
+    return builders
+
+
 def make_plan(
     specs: Mapping[str, ProcSpec], *, pipeline_dir: str, outdir: str, run_tag: str
 ) -> list[ProcPlan]:
@@ -65,42 +148,19 @@ def make_plan(
     Raises:
         PipeworkError: For invalid declarations or configuration.
     """
-    plans: dict[str, ProcPlan] = {}
-    channels: dict[str, Channel] = {}
+    builders = builders_for(specs, pipeline_dir=pipeline_dir, run_tag=run_tag)
+    expansions = expand(specs, builders, outdir=outdir)
+    plans: list[ProcPlan] = []
     rerun: dict[str, str] = {}  # output path of a job that will run -> "Proc job i"
-    engines: dict[tuple[str, tuple[str, ...]], TemplateEngine] = {}
-    root = stage_root()
     for name, spec in specs.items():
-        try:
-            cls = get_scheduler_class(spec.scheduler)
-        except ConfigError as exc:
-            raise exc.within(proc=name) from exc
-        build_scheduler_settings(cls, spec.scheduler_opts, proc=name)
-        plan = plans[name] = ProcPlan(name)
-        upstream = [plans[r] for r in spec.requires]
-        unknown = [u.name for u in upstream if u.njobs is None]
-        if unknown:
-            plan.note = f"waits on {', '.join(unknown)}"
+        expansion = expansions[name]
+        plan = ProcPlan(name, note=expansion.note)
+        plans.append(plan)
+        if expansion.channel is None:
             continue
-        builder = JobBuilder(
-            spec,
-            template_engine(spec, engines),
-            proc_dir=paths.join(pipeline_dir, name),
-            run_tag=run_tag,
-            stage_root=root,
-            access=cls.file_access,
-        )
-        try:
-            jobs = builder.make_jobs(input_channel(spec, [channels[r] for r in spec.requires]))
-        except PipeworkError:
-            if any(u.to_run for u in upstream):
-                plan.note = f"jobs known once {', '.join(u.name for u in upstream if u.to_run)} ran"
-                continue
-            raise
-        export.targets(spec, jobs, outdir)
-        plan.njobs = len(jobs)
+        plan.njobs = len(expansion.jobs)
         fresh = []
-        for job in jobs:
+        for job in expansion.jobs:
             source = next((rerun[v] for v in _values(job.inputs) if v in rerun), None)
             if source:
                 plan.reasons[job.index] = f"its input comes from {source}, which will run"
@@ -109,13 +169,11 @@ def make_plan(
         cache.check(fresh, spec.cache)
         for job in fresh:
             plan.reasons[job.index] = "" if job.state is JobState.CACHED else job.cache_reason
-        for job in jobs:
+        for job in expansion.jobs:
             if plan.reasons[job.index]:
                 for value in _values(job.outputs):
                     rerun[value] = f"{name} job {job.index}"
-        outs = [o.name for o in spec.outputs]
-        channels[name] = Channel(outs, [[j.outputs[o] for o in outs] for j in jobs])
-    return list(plans.values())
+    return plans
 
 
 def _values(mapping: dict[str, Any]) -> list[str]:

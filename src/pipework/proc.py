@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from .errors import SpecError
 
-__all__ = ["PROC_ATTRIBUTES", "Proc"]
+__all__ = ["PROC_ATTRIBUTES", "Proc", "class_attributes", "unknown_names"]
 
 
 class Proc:
@@ -93,12 +93,36 @@ class Proc:
 
     @classmethod
     def requirements(cls) -> list[type[Proc]]:
-        """The processes this one requires, as a list (``requires`` may be one class or a list)."""
+        """The processes this one requires, as a list (``requires`` may be one class or a list).
+
+        Raises:
+            SpecError: If ``requires`` is not a Proc subclass or a list of them, holds None, or lists
+                a process twice.
+        """
         req = cls.requires
         if req is None:
             return []
-        if isinstance(req, type):
+        if isinstance(req, type) and issubclass(req, Proc) and req is not Proc:
             return [req]
+        if not isinstance(req, (list, tuple)):
+            raise SpecError(
+                f"requires is {req!r} ({type(req).__name__})",
+                proc=cls.__name__,
+                hint=_REQUIRES_FIX + (" (the class itself, not its name)" if isinstance(req, str) else ""),
+            )
+        for position, item in enumerate(req):
+            if not (isinstance(item, type) and issubclass(item, Proc)) or item is Proc:
+                raise SpecError(
+                    f"requires holds {item!r} at position {position}, which is not a Proc subclass",
+                    proc=cls.__name__,
+                    hint="remove it" if item is None else _REQUIRES_FIX,
+                )
+            if item in req[:position]:
+                raise SpecError(
+                    f"requires lists {item.__name__!r} twice",
+                    proc=cls.__name__,
+                    hint="list each process once",
+                )
         return list(req)
 
     @classmethod
@@ -110,20 +134,31 @@ class Proc:
     @classmethod
     def unknown_attributes(cls) -> list[str]:
         """Class attributes set on this class that are not Proc attributes (likely typos)."""
-        out = []
-        for klass in cls.__mro__:
-            if klass is Proc or not issubclass(klass, Proc):
+        return unknown_names(cls, Proc, PROC_ATTRIBUTES)
+
+
+_REQUIRES_FIX = "write requires = A, or requires = [A, B], with the Proc classes this one takes input from"
+
+
+def unknown_names(cls: type, base: type, known: frozenset[str]) -> list[str]:
+    """Class attributes set on ``cls`` or its bases below ``base`` that are not in ``known`` (likely typos).
+
+    Names starting with ``_``, methods and properties are the user's own and are skipped.
+    """
+    out = []
+    for klass in cls.__mro__:
+        if klass is base or not issubclass(klass, base):
+            continue
+        for key, value in vars(klass).items():
+            if key.startswith("_") or key in known or key in out:
                 continue
-            for key, value in vars(klass).items():
-                if key.startswith("_") or key in PROC_ATTRIBUTES:
-                    continue
-                if isinstance(value, (staticmethod, classmethod, property)) or inspect.isfunction(value):
-                    continue
-                out.append(key)
-        return out
+            if isinstance(value, (staticmethod, classmethod, property)) or inspect.isfunction(value):
+                continue
+            out.append(key)
+    return out
 
 
-def _class_attributes(cls: type) -> frozenset[str]:
+def class_attributes(cls: type) -> frozenset[str]:
     """The names a class declares as ``ClassVar`` annotations (its own, not its bases')."""
     hints = typing.get_type_hints(cls)
     return frozenset(
@@ -133,4 +168,4 @@ def _class_attributes(cls: type) -> frozenset[str]:
 
 #: Every class attribute a ``Proc`` subclass may set (besides methods and ``_private`` names): the
 #: annotated class attributes of :class:`Proc`, the one list of them.
-PROC_ATTRIBUTES: frozenset[str] = _class_attributes(Proc)
+PROC_ATTRIBUTES: frozenset[str] = class_attributes(Proc)

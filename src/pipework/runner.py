@@ -26,6 +26,7 @@ from .state import JobState
 from .store import JobRecord
 
 if TYPE_CHECKING:
+    from .plan import Expansion
     from .run import RunContext
 
 __all__ = ["ProcResult", "ProcRunner"]
@@ -61,14 +62,22 @@ class ProcRunner:
     Args:
         spec: The process.
         run: The run it belongs to (schedulers, progress, hooks, templates, halt signal).
+        planned: Its jobs as expanded before the run (:func:`pipework.plan.expand`): used when its
+            actual input channel is the one predicted (it differs when an upstream failure was
+            ignored, or its ``input_data`` reads upstream files).
     """
 
-    def __init__(self, spec: ProcSpec, run: RunContext) -> None:
+    def __init__(self, spec: ProcSpec, run: RunContext, *, planned: Expansion | None = None) -> None:
         self.spec = spec
         self.run = run
+        self.planned = planned
         self.builder = run.job_builder(spec)
         self.dir = self.builder.proc_dir
         self._shown: dict[Job, JobState] = {}
+        #: Its jobs, once made.
+        self.jobs: list[Job] = []
+        #: The failures that stopped it (halt): every job that failed in the batch that stopped it.
+        self.failures: list[JobFailed] = []
         self._book = SignatureBook(self.dir, proc=spec.name) if paths.is_cloud(self.dir) else None
 
     async def execute(self, upstream: Sequence[Channel]) -> ProcResult:
@@ -80,7 +89,13 @@ class ProcRunner:
         """
         started = time.monotonic()
         spec = self.spec
-        jobs = self.builder.make_jobs(input_channel(spec, upstream))
+        channel = input_channel(spec, upstream)
+        planned = self.planned
+        if planned is not None and planned.channel is not None and planned.channel == channel:
+            jobs = planned.jobs
+        else:
+            jobs = self.builder.make_jobs(channel)
+        self.jobs = jobs
         targets = export.targets(spec, jobs, self.run.outdir)
         self.run.progress.proc_start(spec.name, len(jobs))
         await self.run.hook("on_proc_start", proc=spec.name, njobs=len(jobs))
@@ -146,17 +161,24 @@ class ProcRunner:
                     "on_job_done", proc=self.spec.name, index=job.index, state=job.state.value, rc=job.rc
                 )
                 if failure is not None and self._retries(job):
+                    self.run.warn(
+                        f"{failure} -- attempt {job.attempts} of {self.spec.num_retries + 1}, retrying "
+                        f"(its output of that attempt: job.stdout.{job.attempts}, job.stderr.{job.attempts})"
+                    )
                     retry.append(job)
                     continue
                 remaining -= 1
                 if failure is None:
                     continue
                 if self.spec.error_strategy != "ignore":
-                    raise failure
+                    self.failures.append(failure)  # every failure of this batch is reported
+                    continue
                 ignored.append(failure)
                 self.run.warn(f"{failure} (ignored)")
+            if self.failures:
+                raise self.failures[0]
             if retry:
-                await asyncio.to_thread(jobdir.clean, retry)
+                await asyncio.to_thread(jobdir.clean, retry, keep_logs=True)
                 await self._submit(scheduler, retry, queue)
         return ignored
 

@@ -6,13 +6,13 @@ pipelines (or two runs) sharing a process never leak into each other.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .attributes import check_template_opts, check_types, static_input_data, suggest
 from .errors import ConfigError, SpecError
 from .proc import PROC_ATTRIBUTES
 from .resources import Resources
@@ -61,11 +61,6 @@ class OutputSpec:
     template: str
 
 
-def _suggest(word: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f"did you mean {close[0]!r}?" if close else f"choose one of {', '.join(choices)}"
-
-
 def _check_name(name: str, what: str, proc: str) -> None:
     if not name.isidentifier():
         raise SpecError(
@@ -86,10 +81,14 @@ def parse_inputs(value: str | Sequence[str] | None, *, proc: str) -> tuple[Input
     items: list[str]
     if isinstance(value, str):
         items = [part.strip() for part in value.split(",") if part.strip()]
-    elif isinstance(value, Sequence):
+    elif isinstance(value, (list, tuple)):
         items = [str(part).strip() for part in value]
     else:
-        raise SpecError(f"input must be a str or a list of 'name:type', got {value!r}", proc=proc)
+        raise SpecError(
+            f"input is {value!r} ({type(value).__name__})",
+            proc=proc,
+            hint="give a str like 'infile:file, n' or a list like ['infile:file', 'n']",
+        )
     specs: list[InputSpec] = []
     for item in items:
         name, _, typ = (p.strip() for p in item.partition(":"))
@@ -99,7 +98,7 @@ def parse_inputs(value: str | Sequence[str] | None, *, proc: str) -> tuple[Input
             raise SpecError(
                 f"input {name!r} has unknown type {typ!r}",
                 proc=proc,
-                hint=_suggest(typ, INPUT_TYPES),
+                hint=suggest(typ, INPUT_TYPES),
             )
         if any(s.name == name for s in specs):
             raise SpecError(f"input name {name!r} is used twice", proc=proc)
@@ -117,6 +116,12 @@ def parse_outputs(value: str | Sequence[str] | None, *, proc: str) -> tuple[Outp
     """
     if value is None:
         return ()
+    if not isinstance(value, (str, list, tuple)):
+        raise SpecError(
+            f"output is {value!r} ({type(value).__name__})",
+            proc=proc,
+            hint="give a str like 'count:file:{{in.infile | stem}}.count', or a list of them",
+        )
     items = [value] if isinstance(value, str) else list(value)
     specs: list[OutputSpec] = []
     for item in items:
@@ -133,7 +138,7 @@ def parse_outputs(value: str | Sequence[str] | None, *, proc: str) -> tuple[Outp
             raise SpecError(
                 f"output {name!r} has unknown type {parts[1].strip()!r}",
                 proc=proc,
-                hint=_suggest(parts[1].strip(), OUTPUT_TYPES),
+                hint=suggest(parts[1].strip(), OUTPUT_TYPES),
             )
         elif len(parts) == 3:
             typ, template = "var", f"{parts[1]}:{parts[2]}"
@@ -299,7 +304,9 @@ def _check_strict(value: object, *, proc: str) -> bool:
     if value is None:
         return True
     if not isinstance(value, bool):
-        raise SpecError(f"strict must be True or False, got {value!r}", proc=proc, hint="strict = False opts out")
+        raise SpecError(
+            f"strict must be True or False, got {value!r}", proc=proc, hint="strict = False opts out"
+        )
     return value
 
 
@@ -319,22 +326,19 @@ def make_spec(cls: type[Proc], config: Any, *, is_end: bool) -> ProcSpec:
         return getattr(config, attr) if value is None else value
 
     where = f"{name}."
+    check_types(cls)
     script = load_script(cls, cls.script)
     inputs = parse_inputs(cls.input, proc=name)
     outputs = parse_outputs(cls.output, proc=name)
     data = cls.input_data
     if data is not None and not is_callable_data(data):
-        from .channel import Channel
-
-        Channel.create(data)  # validates the shape early, with a clear message
+        data = static_input_data(data, proc=name)
     lang = cls.lang or "bash"
     if not isinstance(lang, str) or not lang.strip():
         raise SpecError(
             f"lang must be an interpreter command like 'bash' or 'python3', got {lang!r}", proc=name
         )
     envs = dict(cls.envs or {})
-    if not isinstance(cls.envs or {}, Mapping):
-        raise SpecError(f"envs must be a dict, got {cls.envs!r}", proc=name)
     try:
         resources = Resources.parse(
             {**(config.resources or {}), **(cls.resources or {})}, where=f"{where}resources"
@@ -366,7 +370,7 @@ def make_spec(cls: type[Proc], config: Any, *, is_end: bool) -> ProcSpec:
             scheduler_opts=opts,
             resources=resources,
             container=pick("container"),
-            template_opts=dict(cls.template_opts or {}),
+            template_opts=check_template_opts(cls.template_opts, proc=name),
         )
     except ConfigError as exc:
         if exc.proc is not None:

@@ -73,6 +73,11 @@ def _quote(value: Any) -> str:
     return shlex.quote(_path_str(value))
 
 
+def _shell_words(value: Any) -> Any:
+    """How a bash script renders a bare ``{{value}}``: a list or tuple as shell-quoted words."""
+    return _quote(value) if isinstance(value, (list, tuple)) else value
+
+
 def _basename(value: Any) -> str:
     return PurePosixPath(_path_str(value).rstrip("/")).name
 
@@ -213,8 +218,13 @@ class TemplateEngine:
         self.engine = engine
         self.filters = {**FILTERS, **(filters or {})}
         self._env: Any = None
+        self._shell_env: Any = None
 
-    def _jinja_env(self) -> Any:
+    def _jinja_env(self, *, shell: bool = False) -> Any:
+        if shell:
+            if self._shell_env is None:
+                self._shell_env = self._jinja_env().overlay(finalize=_shell_words)
+            return self._shell_env
         if self._env is None:
             import jinja2
 
@@ -227,8 +237,16 @@ class TemplateEngine:
             self._env = env
         return self._env
 
-    def compile(self, source: str, *, proc: str, what: str) -> CompiledTemplate:
+    def compile(self, source: str, *, proc: str, what: str, shell: bool = False) -> CompiledTemplate:
         """Compile a template once.
+
+        Args:
+            source: The template text.
+            proc: The process name, for error messages.
+            what: Which template this is (``script``, ``output 'count'``), for error messages.
+            shell: The template is a bash script: a list or tuple rendered bare (``{{in.fs}}``) becomes
+                its items shell-quoted and separated by spaces, as ``{{in.fs | quote}}`` does (jinja2
+                engine; otherwise a list renders as Python writes it). Other values are not quoted.
 
         Raises:
             TemplateError: For a syntax error, with the line number.
@@ -238,7 +256,7 @@ class TemplateEngine:
         import jinja2
 
         try:
-            tpl = self._jinja_env().from_string(source)
+            tpl = self._jinja_env(shell=shell).from_string(source)
         except jinja2.TemplateSyntaxError as exc:
             line = source.splitlines()[exc.lineno - 1].strip() if exc.lineno else ""
             raise TemplateError(
@@ -247,6 +265,10 @@ class TemplateEngine:
                 proc=proc,
                 hint="check the {{ }} and {% %} pairs on that line",
             ) from exc
+        # jinja2 keeps a template's globals as a ChainMap over the environment's, and every render
+        # copies and iterates it: a plain dict (this run's environment does not change) makes a
+        # render of a one-line script about 2.5x cheaper, which counts at one render per job
+        tpl.globals = dict(tpl.globals)
         return CompiledTemplate(tpl.render, source=source, proc=proc, what=what)
 
     def _compile_liquid(self, source: str, *, proc: str, what: str) -> CompiledTemplate:

@@ -57,7 +57,9 @@ def test_racing_drivers_on_a_bucket_never_both_hold_it(scheme: str):
         winners: list[RunLock] = []
         start, done = threading.Barrier(3), threading.Barrier(3)
 
-        def contend() -> None:
+        def contend(
+            start: threading.Barrier = start, done: threading.Barrier = done, winners: list[RunLock] = winners
+        ) -> None:
             lock = RunLock(directory)
             start.wait()
             try:
