@@ -12,11 +12,10 @@ from typing import Any
 
 from . import cache, export, paths
 from .channel import Channel
-from .config import build_scheduler_settings
-from .errors import ConfigError, PipeworkError
+from .errors import PipeworkError
 from .job import Job, JobBuilder, input_channel, template_engine
 from .jobdir import check_inputs
-from .schedulers import get_scheduler_class
+from .schedulers import scheduler_for
 from .spec import ProcSpec
 from .stage import stage_root
 from .state import JobState
@@ -118,11 +117,7 @@ def builders_for(specs: Mapping[str, ProcSpec], *, pipeline_dir: str, run_tag: s
     root = stage_root()
     builders = {}
     for name, spec in specs.items():
-        try:
-            cls = get_scheduler_class(spec.scheduler)
-        except ConfigError as exc:
-            raise exc.within(proc=name) from exc
-        build_scheduler_settings(cls, spec.scheduler_opts, proc=name)
+        cls = scheduler_for(spec)
         builders[name] = JobBuilder(
             spec,
             template_engine(spec, engines),

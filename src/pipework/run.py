@@ -14,11 +14,11 @@ from typing import Any
 from . import paths
 from .channel import Channel
 from .config import RunConfig, build_scheduler_settings
-from .errors import ConfigError, JobFailed, PipeworkError, StorageError
+from .errors import JobFailed, PipeworkError, StorageError
 from .job import JobBuilder, template_engine
 from .plugins import PluginManager
 from .progress import Progress
-from .schedulers import Scheduler, get_scheduler_class
+from .schedulers import Scheduler, get_scheduler_class, scheduler_for
 from .spec import ProcSpec, scheduler_opts
 from .stage import stage_root
 from .store import RunStore
@@ -141,11 +141,7 @@ class RunContext:
         Raises:
             ConfigError: Naming the process.
         """
-        try:
-            cls = get_scheduler_class(spec.scheduler)
-        except ConfigError as exc:
-            raise exc.within(proc=spec.name) from exc
-        build_scheduler_settings(cls, spec.scheduler_opts, proc=spec.name)
+        scheduler_for(spec)
 
     async def hook(self, name: str, **kwargs: Any) -> None:
         """Call a plugin hook (a no-op when no plugin is registered)."""

@@ -223,3 +223,25 @@ def test_a_files_value_keeps_its_python_form_in_other_languages_and_output_templ
     assert output.render(ctx) == "['a b', 'c']"
     script = engine.compile("{{in.fs}} {{in.s}} {{in.fs | quote}}", proc="A", what="script", shell=True)
     assert script.render(ctx) == "'a b' c x y 'a b' c"  # a str reaches the shell as it is
+
+
+@pytest.mark.parametrize("scheduler", ["local", "slurm", "sge"])
+def test_a_container_on_a_scheduler_that_cannot_run_it_is_an_error_before_anything_runs(
+    isolated: Path, scheduler: str
+):
+    from pipework import Proc
+    from pipework.errors import ConfigError
+
+    from .helpers import make_pipeline
+
+    class Tools(Proc):
+        container = "ghcr.io/lab/tools:1.2"
+        script = "touch ../ran"
+
+    with pytest.raises(ConfigError) as err:
+        make_pipeline(Tools, scheduler=scheduler)().run()
+    text = str(err.value)
+    assert text.startswith(f"[Tools] container 'ghcr.io/lab/tools:1.2' is set, but the {scheduler} scheduler")
+    assert "they would run on the host" in text and "remove container, or run this process with" in text
+    assert "'gbatch'" in text
+    assert not Path("wd/P/Tools/ran").exists()

@@ -14,13 +14,16 @@ import difflib
 import importlib
 import importlib.util
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..job import Job, launch_argv
 from ..layout import FileAccess
 from ..state import JobState
 from .base import JobEvent, NoSettings, Scheduler
+
+if TYPE_CHECKING:
+    from ..spec import ProcSpec
 
 __all__ = [
     "FileAccess",
@@ -33,6 +36,7 @@ __all__ = [
     "check_settings_class",
     "get_scheduler_class",
     "launch_argv",
+    "scheduler_for",
 ]
 
 ENTRY_POINT_GROUP = "pipework.schedulers"
@@ -118,3 +122,37 @@ def check_settings_class(cls: type[Scheduler[Any]], *, where: str) -> None:
                 f"{where}: settings field {f.name!r} has no help text",
                 hint="add metadata={'help': 'what it does'} to its field(...)",
             )
+
+
+def scheduler_for(spec: ProcSpec) -> type[Scheduler[Any]]:
+    """The scheduler class of a process, its options and container checked before anything runs.
+
+    Raises:
+        ConfigError: For an unknown scheduler, invalid ``scheduler_opts``, or a ``container`` on a
+            scheduler that cannot run one (the job would silently run on the host), naming the process.
+    """
+    from ..config import build_scheduler_settings
+
+    try:
+        cls = get_scheduler_class(spec.scheduler)
+    except ConfigError as exc:
+        raise exc.within(proc=spec.name) from exc
+    build_scheduler_settings(cls, spec.scheduler_opts, proc=spec.name)
+    if spec.container and not cls.runs_containers:
+        able = sorted(n for n, t in _BUILTIN.items() if n != spec.scheduler and _runs_containers(t))
+        raise ConfigError(
+            f"container {spec.container!r} is set, but the {spec.scheduler} scheduler cannot run jobs in "
+            "a container yet: they would run on the host",
+            proc=spec.name,
+            key="container",
+            hint=f"remove container, or run this process with scheduler = {' or '.join(map(repr, able))}",
+        )
+    return cls
+
+
+def _runs_containers(target: str) -> bool:
+    module_name, _, attr = target.partition(":")
+    try:
+        return bool(getattr(importlib.import_module(module_name), attr).runs_containers)
+    except (ImportError, AttributeError):
+        return False

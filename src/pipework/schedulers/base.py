@@ -79,6 +79,9 @@ class Scheduler(ABC, Generic[SettingsT]):
     #: Whether the scheduler wakes the poll loop itself (:meth:`notify`) when a job changes, rather than
     #: being polled at an interval.
     notifies: ClassVar[bool] = False
+    #: Whether the scheduler runs a process's ``container`` (its jobs run inside the image). A process
+    #: with a container on a scheduler that cannot is refused before anything runs, never run on the host.
+    runs_containers: ClassVar[bool] = False
 
     def __init__(
         self, settings: SettingsT | None = None, *, run_tag: str = "run", env: Mapping[str, str] | None = None

@@ -240,6 +240,8 @@ class GbatchScheduler(Scheduler[GbatchSettings]):
     rc_grace = 60.0
     #: Jobs are rendered on /mnt/disks paths (the buckets are mounted in the VMs).
     file_access = FILE_ACCESS
+    #: A process's ``container`` becomes the task's container runnable.
+    runs_containers = True
 
     @classmethod
     def check_settings(cls, settings: Any) -> None:
