@@ -116,11 +116,18 @@ PENDING = "pending"
 
 def _read_rc(job: Job, listing: Listing | None) -> int | None:
     """A job's return code from its ``job.rc``, or None when there is none (yet)."""
-    if listing is not None and job.path("job.rc") not in listing:
-        return None
-    try:
-        return parse_rc(paths.read_text(job.path("job.rc")))
-    except StorageError:
+    path = job.path("job.rc")
+    if listing is not None:
+        if path not in listing:
+            return None
+        try:
+            return parse_rc(paths.read_text(path))
+        except StorageError:
+            return None
+    try:  # local: plain system calls, no error object built for the (common) missing file
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return parse_rc(fh.read())
+    except OSError:
         return None
 
 

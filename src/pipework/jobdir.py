@@ -50,12 +50,12 @@ def prepare(jobs: Sequence[Job], cache_mode: CacheMode) -> None:
     occupied = cache.check(jobs, cache_mode)
     todo, fresh = [], set()
     for job in jobs:
+        if job.state is JobState.CACHED or job.maybe_running:
+            continue
+        todo.append(job)
         # on a bucket, the listing of the cache check tells which job dirs hold anything
-        empty = job.index not in occupied if occupied is not None else paths.makedir(job.dir)
-        if job.state is not JobState.CACHED and not job.maybe_running:
-            todo.append(job)
-            if empty:
-                fresh.add(job)
+        if (job.index not in occupied) if occupied is not None else paths.makedir(job.dir):
+            fresh.add(job)
     clean(todo, fresh=fresh)
 
 

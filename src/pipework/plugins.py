@@ -162,6 +162,9 @@ class PluginManager:
                 if impl.plugin_name in self.names:
                     self.names.remove(impl.plugin_name)
 
-    def has_hooks(self) -> bool:
-        """True when any plugin is registered (the engine skips hook calls otherwise)."""
-        return bool(self.names)
+    def has_hooks(self, hook: str | None = None) -> bool:
+        """True when any plugin is registered (with ``hook``: when one implements that hook); the
+        engine skips hook calls otherwise, which matters for the per-job hooks."""
+        if not self.names:
+            return False
+        return hook is None or bool(getattr(self._pm.hook, hook).get_hookimpls())

@@ -145,7 +145,7 @@ class RunContext:
 
     async def hook(self, name: str, **kwargs: Any) -> None:
         """Call a plugin hook (a no-op when no plugin is registered)."""
-        if self.plugins.has_hooks():
+        if self.plugins.has_hooks(name):
             await self.plugins.call(name, **kwargs)
 
     async def open_store(self, scheduler: str) -> None:

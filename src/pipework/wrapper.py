@@ -6,6 +6,7 @@ It runs the script with the process's interpreter, sends stdout and stderr to fi
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ _BASH = (["bash"], ["/bin/bash"], ["/usr/bin/bash"], ["/usr/bin/env", "bash"])
 _TAKES_OVER = re.compile(r"_pw_|(?:^|[\s;&|(){}`])(?:trap|exec|eval|source|\.)(?=[\s;&|()]|$)", re.MULTILINE)
 
 
+@functools.lru_cache(maxsize=64)
 def is_bash(lang: str) -> bool:
     """True when ``lang`` runs scripts with bash (the wrapper then sources them)."""
     return shlex.split(lang) in _BASH

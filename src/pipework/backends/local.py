@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import uuid
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def tree_stat(path: str) -> Stat | None:
         st = os.stat(path)
     except FileNotFoundError:
         return None
-    if not os.path.isdir(path):
+    if not stat.S_ISDIR(st.st_mode):
         return st.st_size, st.st_mtime
     size, mtime = 0, st.st_mtime
     for root, dirs, files in os.walk(path):

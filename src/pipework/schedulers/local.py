@@ -102,7 +102,7 @@ class LocalScheduler(Scheduler[LocalSettings]):
         """Queue the jobs; each starts when its process and the run have a free slot."""
         for job in jobs:
             # the wrapper writes its pid to job.pid, which lets a restarted driver adopt the job
-            job.jid = self.job_name(job)
+            job.jid = job.name  # pw-<run>-<proc>-<index>, made once by the engine
             self._rcs.pop(job, None)
             self._uploaded.pop(job, None)
             self._states[job] = JobState.QUEUED
