@@ -28,9 +28,9 @@ from .channel import Channel
 from .errors import ConfigError, PipeworkError, SpecError
 from .layout import Access, FileAccess, JobLayout, place
 from .locations import check_input_url
+from .spec import is_bash
 from .state import JobState
 from .template import CompiledTemplate, Namespace, TemplateEngine
-from .wrapper import is_bash
 
 if TYPE_CHECKING:
     from .spec import ProcSpec

@@ -13,10 +13,10 @@ import os
 from collections.abc import Callable, Collection, Sequence
 
 from . import cache, paths, signature
-from .errors import JobFailed, StorageError
+from .errors import JobFailed, SpecError, StorageError
 from .job import Job
 from .layout import Access
-from .locations import check_input_paths
+from .locations import input_path_problems
 from .spec import CacheMode
 from .stage import MANIFEST
 from .state import JobState
@@ -66,10 +66,24 @@ def check_inputs(jobs: Sequence[Job], *, made: Collection[str] = ()) -> None:
         jobs: The jobs of one process.
         made: Paths that upstream jobs will make (they need not exist yet).
 
+    A ``file`` input must be a file, a ``dir`` input a directory, and every member of a ``files`` or
+    ``dirs`` input likewise.
+
     Raises:
-        SpecError: Naming the first job and path, and how many more are missing.
+        SpecError: Naming the first job, input and path, the fix, and how many more are wrong.
     """
-    check_input_paths(jobs, made=made)
+    problems: list[tuple[Job, str, str]] = []
+    for job in jobs:
+        for spec in job.spec.inputs:
+            if spec.is_path:
+                for message, hint in input_path_problems(
+                    spec.type, spec.name, job.inputs[spec.name], made=made
+                ):
+                    problems.append((job, message, hint))
+    if problems:
+        job, message, hint = problems[0]
+        more = f" ({len(problems) - 1} more input paths are wrong)" if len(problems) > 1 else ""
+        raise SpecError(message + more, proc=job.proc, job=job.index, hint=hint)
 
 
 def clean(jobs: Sequence[Job], *, fresh: Collection[Job] = (), keep_logs: bool = False) -> None:

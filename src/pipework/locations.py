@@ -12,16 +12,13 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Collection
+from typing import Any
 
 from .errors import ConfigError, SpecError
 from .paths import CLOUD_SCHEMES
 
-if TYPE_CHECKING:
-    from .job import Job
-
-__all__ = ["SUPPORTED", "check_dir_location", "check_input_paths", "check_input_url", "check_location"]
+__all__ = ["SUPPORTED", "check_dir_location", "check_input_url", "check_location", "input_path_problems"]
 
 #: The locations pipework handles, for messages.
 SUPPORTED = "gs://, s3:// and az:// URLs and local paths"
@@ -120,38 +117,28 @@ _KINDS = {
 }
 
 
-def check_input_paths(jobs: Sequence[Job], *, made: Collection[str] = ()) -> None:
-    """Fail before anything runs when a local path of an input is missing or of the wrong kind.
+def input_path_problems(
+    typ: str, name: str, value: Any, *, made: Collection[str] = ()
+) -> list[tuple[str, str]]:
+    """What is wrong with the local paths of one input value, as ``(message, fix)`` pairs.
 
     A ``file`` input must be a file, a ``dir`` input a directory, and every member of a ``files`` or
-    ``dirs`` input likewise. Cloud URLs are not looked at here.
-
-    Args:
-        jobs: The jobs of one process.
-        made: Paths that upstream jobs will make (they need not exist yet).
-
-    Raises:
-        SpecError: Naming the first job, input and path, the fix, and how many more are wrong.
+    ``dirs`` input likewise. Cloud URLs and the paths in ``made`` (upstream jobs make them) are not
+    looked at.
     """
-    problems: list[tuple[Job, str, str, str]] = []
-    for job in jobs:
-        for spec in job.spec.inputs:
-            kinds = _KINDS.get(spec.type)
-            if kinds is None:
-                continue
-            value = job.inputs[spec.name]
-            values = value if kinds[1] else [value]
-            for position, path in enumerate(values):
-                if path in made:
-                    continue
-                item = f" (item {position} of {len(values)})" if kinds[1] else ""
-                problem = _path_problem(str(path), spec.name, spec.type, kinds[0], item)
-                if problem:
-                    problems.append((job, spec.name, problem[0], problem[1]))
-    if problems:
-        job, _, message, hint = problems[0]
-        more = f" ({len(problems) - 1} more input paths are wrong)" if len(problems) > 1 else ""
-        raise SpecError(message + more, proc=job.proc, job=job.index, hint=hint)
+    kinds = _KINDS.get(typ)
+    if kinds is None:
+        return []
+    values = value if kinds[1] else [value]
+    out = []
+    for position, path in enumerate(values):
+        if path in made:
+            continue
+        item = f" (item {position} of {len(values)})" if kinds[1] else ""
+        problem = _path_problem(str(path), name, typ, kinds[0], item)
+        if problem:
+            out.append(problem)
+    return out
 
 
 def _path_problem(path: str, name: str, typ: str, kind: str, item: str) -> tuple[str, str] | None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import paths
 from .job import Job
-from .wrapper import is_bash
+from .spec import is_bash
 
 __all__ = ["MANIFEST", "VERSION", "compare", "file_facts", "make", "missing_outputs"]
 

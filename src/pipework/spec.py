@@ -6,7 +6,9 @@ pipelines (or two runs) sharing a process never leak into each other.
 
 from __future__ import annotations
 
+import functools
 import inspect
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,6 +238,15 @@ class ProcSpec:
     def input_names(self) -> list[str]:
         """The input column names, in order."""
         return [s.name for s in self.inputs]
+
+
+_BASH = (["bash"], ["/bin/bash"], ["/usr/bin/bash"], ["/usr/bin/env", "bash"])
+
+
+@functools.lru_cache(maxsize=64)
+def is_bash(lang: str) -> bool:
+    """True when ``lang`` runs scripts with bash (the wrapper then sources them)."""
+    return shlex.split(lang) in _BASH
 
 
 def check_strategy(value: object, *, where: str) -> str:

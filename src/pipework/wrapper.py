@@ -6,26 +6,20 @@ It runs the script with the process's interpreter, sends stdout and stderr to fi
 
 from __future__ import annotations
 
-import functools
 import re
 import shlex
 from typing import TYPE_CHECKING
 
+from .spec import is_bash
+
 if TYPE_CHECKING:
     from .job import Job
 
-__all__ = ["is_bash", "parse_rc", "render_wrapper", "script_runner"]
+__all__ = ["parse_rc", "render_wrapper", "script_runner"]
 
-_BASH = (["bash"], ["/bin/bash"], ["/usr/bin/bash"], ["/usr/bin/env", "bash"])
 
 #: Words that let a script take over its shell: such a script runs in a subshell of the wrapper.
 _TAKES_OVER = re.compile(r"_pw_|(?:^|[\s;&|(){}`])(?:trap|exec|eval|source|\.)(?=[\s;&|()]|$)", re.MULTILINE)
-
-
-@functools.lru_cache(maxsize=64)
-def is_bash(lang: str) -> bool:
-    """True when ``lang`` runs scripts with bash (the wrapper then sources them)."""
-    return shlex.split(lang) in _BASH
 
 
 #: What a bash script runs under unless its process sets ``strict = False``.
