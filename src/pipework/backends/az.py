@@ -6,7 +6,6 @@ import contextlib
 import importlib
 import os
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +17,7 @@ from .base import (
     CloudBackend,
     NoCredentialsError,
     Stat,
+    download_to,
     is_not_found,
     is_precondition_failed,
     prefix_of,
@@ -144,19 +144,12 @@ class AzureBackend(CloudBackend):
 
     def download(self, url: str, dest: str) -> None:
         """``Get Blob`` into a temporary sibling of ``dest``, renamed into place."""
-        os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
-        tmp = f"{dest}.pw-tmp-{uuid.uuid4().hex[:8]}"
-        try:
+
+        def fetch(tmp: str) -> None:
             with open(tmp, "wb") as fh:
                 self._blob(url).download_blob().readinto(fh)
-            os.replace(tmp, dest)
-        except Exception as exc:
-            if is_not_found(exc) or "404" in str(exc):
-                raise FileNotFoundError(url) from exc
-            raise
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+
+        download_to(url, dest, fetch)
 
     def copy(self, src: str, url: str) -> int:
         """``Copy Blob`` on the service, waiting while the service reports it pending.

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, ClassVar
 
@@ -230,3 +231,24 @@ class CloudBackend(Backend):
     @abstractmethod
     def wrap_client(self, client: Any, cache_dir: str | None) -> Any:
         """A cloudpathlib client using ``client`` (and ``cache_dir`` for its file cache)."""
+
+
+def download_to(url: str, dest: str, fetch: Callable[[str], None]) -> None:
+    """Download through ``fetch(tmp)`` into a temporary sibling of ``dest``, then rename it into place:
+    ``dest`` is whole or absent, never half written.
+
+    Raises:
+        FileNotFoundError: If there is no such object.
+    """
+    os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
+    tmp = f"{dest}.pw-tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        fetch(tmp)
+        os.replace(tmp, dest)
+    except Exception as exc:
+        if is_not_found(exc) or "404" in str(exc):
+            raise FileNotFoundError(url) from exc
+        raise
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

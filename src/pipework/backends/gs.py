@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -17,6 +16,7 @@ from .base import (
     CloudBackend,
     NoSuchBucket,
     Stat,
+    download_to,
     is_not_found,
     is_precondition_failed,
     prefix_of,
@@ -171,18 +171,7 @@ class GSBackend(CloudBackend):
 
     def download(self, url: str, dest: str) -> None:
         """One media GET to a temporary sibling of ``dest``, renamed into place."""
-        os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
-        tmp = f"{dest}.pw-tmp-{uuid.uuid4().hex[:8]}"
-        try:
-            self._blob(url).download_to_filename(tmp)
-            os.replace(tmp, dest)
-        except Exception as exc:
-            if is_not_found(exc) or "404" in str(exc):
-                raise FileNotFoundError(url) from exc
-            raise
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        download_to(url, dest, self._blob(url).download_to_filename)
 
     def copy(self, src: str, url: str) -> int:
         """One ``copyTo`` request on the service; the copy's size comes with its answer."""

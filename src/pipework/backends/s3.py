@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +12,16 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 
 from ..errors import StorageError
-from .base import ONE_SHOT, CloudBackend, Stat, is_not_found, is_precondition_failed, prefix_of, split_url
+from .base import (
+    ONE_SHOT,
+    CloudBackend,
+    Stat,
+    download_to,
+    is_not_found,
+    is_precondition_failed,
+    prefix_of,
+    split_url,
+)
 
 
 @dataclass(frozen=True)
@@ -157,18 +165,7 @@ class S3Backend(CloudBackend):
     def download(self, url: str, dest: str) -> None:
         """boto3's managed download to a temporary sibling of ``dest``, renamed into place."""
         _, bucket, key = split_url(url)
-        os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
-        tmp = f"{dest}.pw-tmp-{uuid.uuid4().hex[:8]}"
-        try:
-            self._s3().download_file(bucket, key, tmp)
-            os.replace(tmp, dest)
-        except Exception as exc:
-            if is_not_found(exc) or "404" in str(exc):
-                raise FileNotFoundError(url) from exc
-            raise
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        download_to(url, dest, lambda tmp: self._s3().download_file(bucket, key, tmp))
 
     def copy(self, src: str, url: str) -> int:
         """boto3's managed copy (``CopyObject``, in parts above 5 GiB), then ``HeadObject`` of the copy."""
