@@ -26,12 +26,12 @@ from .plugins import PluginManager
 from .proc import Proc, class_attributes, unknown_names
 from .progress import Progress, make_progress
 from .run import RunContext, RunResult
-from .runner import ProcResult, ProcRunner
 from .spec import ProcSpec, make_spec
 from .state import JobState
 
 if TYPE_CHECKING:
     from .plan import Expansion, ProcPlan
+    from .runner import ProcResult
 
 __all__ = ["Pipeline"]
 
@@ -235,6 +235,8 @@ class Pipeline:
         expansions: dict[str, Expansion],
     ) -> dict[str, ProcResult]:
         tasks: dict[str, asyncio.Task[ProcResult]] = {}
+
+        from .runner import ProcRunner  # only when running: it keeps ``import pipework`` cheap
 
         runners: dict[str, ProcRunner] = {}
 
