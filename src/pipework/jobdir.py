@@ -37,16 +37,18 @@ JOB_FILES = ("job.rc", "job.stdout", "job.stderr", "job.jid", "job.pid", "job.si
 UploadedOutputs = Callable[[Job], Collection[str] | None]
 
 
-def prepare(jobs: Sequence[Job], cache_mode: CacheMode) -> None:
+def prepare(jobs: Sequence[Job], cache_mode: CacheMode, *, check: bool = True) -> None:
     """Check inputs, decide which jobs are cached, and lay out the directories of the others.
 
     Jobs that a previous driver may still be running are left alone until the scheduler has said.
+    With ``check=False`` the inputs are not checked again (the plan of the run did, before it started).
 
     Raises:
         SpecError: For a missing local input.
         StorageError: For a directory that cannot be made or written.
     """
-    check_inputs(jobs)
+    if check:
+        check_inputs(jobs)
     occupied = cache.check(jobs, cache_mode)
     todo, fresh = [], set()
     for job in jobs:

@@ -30,6 +30,7 @@ from .spec import ProcSpec, make_spec
 from .state import JobState
 
 if TYPE_CHECKING:
+    from .job import JobBuilder
     from .plan import Expansion, ProcPlan
     from .runner import ProcResult
 
@@ -175,13 +176,12 @@ class Pipeline:
             progress=progress,
             plugins=plugins,
         )
-        for spec in specs.values():
-            run.check_scheduler(spec)
-        # the whole DAG expanded into jobs before anything runs: template errors, missing inputs and
-        # export collisions anywhere stop the run here
-        from .plan import expand  # only when running: it keeps ``import pipework`` cheap
+        # every process's scheduler and options checked, then the whole DAG expanded into jobs
+        # before anything runs: template errors, missing inputs and export collisions anywhere stop
+        # the run here
+        from .plan import builders_for, expand  # only when running: it keeps ``import pipework`` cheap
 
-        builders = {name: run.job_builder(spec) for name, spec in specs.items()}
+        builders = builders_for(specs, pipeline_dir=run.pipeline_dir, run_tag=run.tag)
         expansions = await asyncio.to_thread(expand, specs, builders, outdir=run.outdir)
         lock = RunLock(run.pipeline_dir)
         try:
@@ -205,7 +205,7 @@ class Pipeline:
         ok = False
         ending = "failed"
         try:
-            results = await self._run_procs(graph, specs, run, expansions)
+            results = await self._run_procs(graph, specs, run, builders, expansions)
             for res in results.values():
                 result.channels[res.name] = res.channel
                 result.counts[res.name] = res.counts
@@ -232,6 +232,7 @@ class Pipeline:
         graph: dag_mod.Dag,
         specs: dict[str, ProcSpec],
         run: RunContext,
+        builders: dict[str, JobBuilder],
         expansions: dict[str, Expansion],
     ) -> dict[str, ProcResult]:
         tasks: dict[str, asyncio.Task[ProcResult]] = {}
@@ -242,7 +243,7 @@ class Pipeline:
 
         async def run_one(name: str) -> ProcResult:
             upstream = [await tasks[req] for req in graph.requires[name]]
-            runner = runners[name] = ProcRunner(specs[name], run, planned=expansions[name])
+            runner = runners[name] = ProcRunner(specs[name], run, builders[name], planned=expansions[name])
             return await runner.execute([u.channel for u in upstream])
 
         for name in specs:

@@ -15,14 +15,11 @@ from . import paths
 from .channel import Channel
 from .config import RunConfig, build_scheduler_settings
 from .errors import JobFailed, PipeworkError, StorageError
-from .job import JobBuilder, template_engine
 from .plugins import PluginManager
 from .progress import Progress
-from .schedulers import Scheduler, get_scheduler_class, scheduler_for
+from .schedulers import Scheduler, get_scheduler_class
 from .spec import ProcSpec, scheduler_opts
-from .stage import stage_root
 from .store import RunStore
-from .template import TemplateEngine
 
 __all__ = ["RunContext", "RunResult", "run_tag"]
 
@@ -100,25 +97,7 @@ class RunContext:
         self.halting = False
         self.store: RunStore | None = None
         self.run_id: int | None = None
-        self.stage_root = stage_root()
         self._schedulers: dict[str, Scheduler[Any]] = {}
-        self._templates: dict[tuple[str, tuple[str, ...]], TemplateEngine] = {}
-
-    def job_builder(self, spec: ProcSpec) -> JobBuilder:
-        """The builder of a process's jobs: its templates compiled, its files placed for its scheduler.
-
-        Raises:
-            ConfigError: For an unknown scheduler or invalid ``template_opts``.
-            TemplateError: For a template that does not compile.
-        """
-        return JobBuilder(
-            spec,
-            template_engine(spec, self._templates),
-            proc_dir=paths.join(self.pipeline_dir, spec.name),
-            run_tag=self.tag,
-            stage_root=self.stage_root,
-            access=get_scheduler_class(spec.scheduler).file_access,
-        )
 
     async def scheduler_for(self, spec: ProcSpec) -> Scheduler[Any]:
         """The scheduler of a process: one instance per scheduler name for the whole run, with the
@@ -134,14 +113,6 @@ class RunContext:
             sched = cls(settings, run_tag=self.tag, env=self.config.env)
             self._schedulers[spec.scheduler] = sched
         return sched
-
-    def check_scheduler(self, spec: ProcSpec) -> None:
-        """Validate a process's scheduler name and options before anything runs.
-
-        Raises:
-            ConfigError: Naming the process.
-        """
-        scheduler_for(spec)
 
     async def hook(self, name: str, **kwargs: Any) -> None:
         """Call a plugin hook (a no-op when no plugin is registered)."""

@@ -19,7 +19,7 @@ from . import export, jobdir, paths
 from .cache import SignatureBook
 from .channel import Channel
 from .errors import JobFailed, StorageError
-from .job import Job, input_channel
+from .job import Job, JobBuilder, input_channel
 from .schedulers.base import JobEvent, Scheduler
 from .spec import ProcSpec
 from .state import JobState
@@ -61,17 +61,20 @@ class ProcRunner:
 
     Args:
         spec: The process.
-        run: The run it belongs to (schedulers, progress, hooks, templates, halt signal).
+        run: The run it belongs to (schedulers, progress, hooks, halt signal).
+        builder: The builder of its jobs.
         planned: Its jobs as expanded before the run (:func:`pipework.plan.expand`): used when its
             actual input channel is the one predicted (it differs when an upstream failure was
             ignored, or its ``input_data`` reads upstream files).
     """
 
-    def __init__(self, spec: ProcSpec, run: RunContext, *, planned: Expansion | None = None) -> None:
+    def __init__(
+        self, spec: ProcSpec, run: RunContext, builder: JobBuilder, *, planned: Expansion | None = None
+    ) -> None:
         self.spec = spec
         self.run = run
         self.planned = planned
-        self.builder = run.job_builder(spec)
+        self.builder = builder
         self.dir = self.builder.proc_dir
         self._shown: dict[Job, JobState] = {}
         #: Its jobs, once made.
@@ -91,15 +94,14 @@ class ProcRunner:
         spec = self.spec
         channel = input_channel(spec, upstream)
         planned = self.planned
-        if planned is not None and planned.channel is not None and planned.channel == channel:
-            jobs = planned.jobs
-        else:
-            jobs = self.builder.make_jobs(channel)
+        # the planned jobs, when the input is the one predicted: their inputs were checked then
+        checked = planned is not None and planned.channel is not None and planned.channel == channel
+        jobs = planned.jobs if checked and planned is not None else self.builder.make_jobs(channel)
         self.jobs = jobs
         targets = export.targets(spec, jobs, self.run.outdir)
         self.run.progress.proc_start(spec.name, len(jobs))
         await self.run.hook("on_proc_start", proc=spec.name, njobs=len(jobs))
-        await asyncio.to_thread(jobdir.prepare, jobs, spec.cache)
+        await asyncio.to_thread(jobdir.prepare, jobs, spec.cache, check=not checked)
         cached = [j for j in jobs if j.state is JobState.CACHED]
         for job in cached:
             self._show(job, JobState.CACHED)
