@@ -66,6 +66,8 @@ class Job:
         wrapper: Its wrapper text, kept only when the driver stages it from memory.
         native_state: What the scheduler said of how it ended, in its own words (``TIMEOUT``, a
             Batch task's exit event), for the failure report; None when it said nothing notable.
+        moved_from: The index of the previous run's job that had its input values, when it was
+            another row (rows were added or removed): that job's directory becomes this job's.
     """
 
     spec: ProcSpec
@@ -86,6 +88,7 @@ class Job:
     in_manifest: bool = False
     wrapper: str | None = None
     native_state: str | None = None
+    moved_from: int | None = None
 
     def __post_init__(self) -> None:
         if self.layout is _UNPLACED:

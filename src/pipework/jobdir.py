@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Collection, Sequence
+import re
+from collections.abc import Callable, Collection, MutableMapping, Sequence
+from typing import Any
 
-from . import cache, paths, signature
+from . import cache, paths, rows, signature
 from .errors import JobFailed, SpecError, StorageError
 from .job import Job
 from .layout import Access
 from .locations import input_path_problems
+from .reasons import fact_change
 from .spec import CacheMode
 from .stage import MANIFEST
 from .state import JobState
@@ -37,11 +40,24 @@ JOB_FILES = ("job.rc", "job.stdout", "job.stderr", "job.jid", "job.pid", "job.si
 UploadedOutputs = Callable[[Job], Collection[str] | None]
 
 
-def prepare(jobs: Sequence[Job], cache_mode: CacheMode, *, check: bool = True) -> None:
+def prepare(
+    jobs: Sequence[Job],
+    cache_mode: CacheMode,
+    *,
+    check: bool = True,
+    moves: MutableMapping[str, dict[int, int]] | None = None,
+) -> cache.Checked:
     """Check inputs, decide which jobs are cached, and lay out the directories of the others.
 
     Jobs that a previous driver may still be running are left alone until the scheduler has said.
-    With ``check=False`` the inputs are not checked again (the plan of the run did, before it started).
+    Cached jobs whose row moved take over their previous directory; they, and cached jobs whose stored
+    signature named moved upstream rows, have their signature written again (as it is in this run).
+
+    Args:
+        jobs: The jobs of one process.
+        cache_mode: Its cache mode.
+        check: Check the inputs (False: the plan of the run did, before it started).
+        moves: The rows that moved in this run, by process (this process's are added).
 
     Raises:
         SpecError: For a missing local input.
@@ -49,7 +65,15 @@ def prepare(jobs: Sequence[Job], cache_mode: CacheMode, *, check: bool = True) -
     """
     if check:
         check_inputs(jobs)
-    occupied = cache.check(jobs, cache_mode)
+    checked = cache.check(jobs, cache_mode, moves=moves)
+    rows.move(checked.moved)
+    for job in (*checked.moved, *checked.resign):
+        if job.signature is not None and not job.layout.remote:  # on a bucket: the SignatureBook
+            try:
+                signature.write(job, job.signature)
+            except StorageError as exc:
+                raise exc.within(proc=job.proc, job=job.index) from exc
+    occupied = checked.occupied
     todo, fresh = [], set()
     for job in jobs:
         if job.state is JobState.CACHED or job.maybe_running:
@@ -59,6 +83,7 @@ def prepare(jobs: Sequence[Job], cache_mode: CacheMode, *, check: bool = True) -
         if (job.index not in occupied) if occupied is not None else paths.makedir(job.dir):
             fresh.add(job)
     clean(todo, fresh=fresh)
+    return checked
 
 
 def check_inputs(jobs: Sequence[Job], *, made: Collection[str] = ()) -> None:
@@ -154,12 +179,15 @@ def _make_output_dirs(job: Job) -> None:
             paths.makedirs(needed)
 
 
-def finish(jobs: Sequence[Job], uploaded: UploadedOutputs) -> list[tuple[Job, JobFailed | None]]:
+def finish(
+    jobs: Sequence[Job], uploaded: UploadedOutputs, *, notes: list[str] | None = None
+) -> list[tuple[Job, JobFailed | None]]:
     """Verify the outputs and write the signatures of jobs that ended; explain the failures.
 
     Args:
         jobs: Jobs in a final state.
         uploaded: The scheduler's word on the outputs it uploaded itself (those need no check).
+        notes: Receives a warning for each job that wrote into one of its ``dir`` inputs.
 
     Returns:
         Each job with its failure, or None when it succeeded.
@@ -167,7 +195,7 @@ def finish(jobs: Sequence[Job], uploaded: UploadedOutputs) -> list[tuple[Job, Jo
     out: list[tuple[Job, JobFailed | None]] = []
     for job in jobs:
         if job.state is JobState.DONE:
-            out.append((job, _verify(job, uploaded(job))))
+            out.append((job, _verify(job, uploaded(job), notes)))
         elif job.state is JobState.FAILED:
             out.append((job, failure(job, f"failed with return code {job.rc}")))
         elif job.state is JobState.KILLED:
@@ -186,8 +214,9 @@ def finish(jobs: Sequence[Job], uploaded: UploadedOutputs) -> list[tuple[Job, Jo
     return out
 
 
-def _verify(job: Job, uploaded: Collection[str] | None) -> JobFailed | None:
-    """A job that exited 0: its outputs must exist; then its signature is written."""
+def _verify(job: Job, uploaded: Collection[str] | None, notes: list[str] | None) -> JobFailed | None:
+    """A job that exited 0: its outputs must exist; then its signature is written (again, when it
+    changed a ``dir`` input: with the directory as the job left it)."""
     gone = signature.missing_outputs(job, dict.fromkeys(uploaded) if uploaded is not None else None)
     if gone:
         job.state = JobState.FAILED
@@ -197,16 +226,45 @@ def _verify(job: Job, uploaded: Collection[str] | None) -> JobFailed | None:
             hint=f"check the script writes {{{{out.{gone[0]}}}}}",
         )
     if job.signature is not None:
-        return None  # stored before the job ran (see clean)
+        changes = signature.refresh_dirs(job)
+        if not changes:
+            return None  # stored before the job ran (see clean)
+        if notes is not None:
+            notes.extend(_wrote_into_input(job, name, was, now) for name, was, now in changes)
     try:
-        # cache = False: no signature before; the facts of the inputs as they are now, for the next run
-        job.signature = signature.make(job, signature.file_facts(job, content=job.spec.cache == "content"))
+        if job.signature is None:
+            # cache = False: no signature before; the facts of the inputs as they are now, for the next run
+            content = job.spec.cache == "content"
+            job.signature = signature.make(job, signature.file_facts(job, content=content))
         if not job.layout.remote:  # on a bucket: saved in the process's SignatureBook
             signature.write(job, job.signature)
     except StorageError as exc:
         job.state = JobState.FAILED
         return failure(job, f"its signature cannot be written: {exc.message}")
     return None
+
+
+def _wrote_into_input(job: Job, name: str, was: list[Any] | None, now: list[Any]) -> str:
+    """The warning for a job that changed one of its ``dir`` inputs, naming whose output it was."""
+    change = fact_change(was, now)
+    for root, tag in signature.roots_of(job):
+        change = change.replace(tag, root)
+    owner = _UNDER_JOB.match(now[0])
+    whose = (
+        f"the output of process {owner.group(1)} (job {owner.group(2)})"
+        if owner and owner.group(1) != job.proc
+        else "an input directory"
+    )
+    return (
+        f"[{job.proc} job {job.index}] wrote into its input '{name}', {whose}: {change}. "
+        "pipework signed it as the job left it, but a job should not change its inputs: other "
+        "jobs reading it see it change. Make the file where the directory is made "
+        f"(in {owner.group(1) if owner else 'the process that makes it'}), or copy the input "
+        "into this job's output first"
+    )
+
+
+_UNDER_JOB = re.compile(r"^\{workdir\}/([^/]+)/(\d+)(?=/|$)")
 
 
 def failure(job: Job, message: str, *, hint: str | None = None) -> JobFailed:

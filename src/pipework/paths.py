@@ -40,6 +40,7 @@ __all__ = [
     "is_cloud",
     "join",
     "makedirs",
+    "move_tree",
     "read_text",
     "read_with_token",
     "remove",
@@ -266,6 +267,27 @@ def rmtree(path: str) -> None:
             cp.rmtree()
         elif cp.exists():
             cp.unlink()
+
+
+def move_tree(src: str, dest: str) -> None:
+    """Move a directory tree to a path that does not exist yet (locally one rename; on a bucket each
+    object is copied on the service, then the originals are deleted).
+
+    Raises:
+        StorageError: If it cannot be moved.
+    """
+    if not is_cloud(src):
+        with _storage_errors(src, "move"):
+            os.rename(src, dest)
+        return
+    below, target = src.rstrip("/") + "/", dest.rstrip("/") + "/"
+    backend = backend_for(src)
+    with _storage_errors(src, "move"):
+        objects = [url for url in backend.list(below) if url.startswith(below)]
+        for url in objects:
+            backend.copy(url, target + url[len(below) :])
+        for url in objects:
+            backend.delete(url)
 
 
 def glob(pattern: str) -> list[str]:

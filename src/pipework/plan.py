@@ -147,6 +147,7 @@ def make_plan(
     expansions = expand(specs, builders, outdir=outdir)
     plans: list[ProcPlan] = []
     rerun: dict[str, str] = {}  # output path of a job that will run -> "Proc job i"
+    moves: dict[str, dict[int, int]] = {}  # rows matched to another row's previous run, by process
     for name, spec in specs.items():
         expansion = expansions[name]
         plan = ProcPlan(name, note=expansion.note)
@@ -161,7 +162,7 @@ def make_plan(
                 plan.reasons[job.index] = f"its input comes from {source}, which will run"
             else:
                 fresh.append(job)
-        cache.check(fresh, spec.cache)
+        cache.check(fresh, spec.cache, moves=moves, moved=False)
         for job in fresh:
             plan.reasons[job.index] = "" if job.state is JobState.CACHED else job.cache_reason
         for job in expansion.jobs:

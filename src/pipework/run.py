@@ -98,6 +98,8 @@ class RunContext:
         self.store: RunStore | None = None
         self.run_id: int | None = None
         self._schedulers: dict[str, Scheduler[Any]] = {}
+        #: For each process, the rows that moved in this run (previous index -> this run's).
+        self.moves: dict[str, dict[int, int]] = {}
 
     async def scheduler_for(self, spec: ProcSpec) -> Scheduler[Any]:
         """The scheduler of a process: one instance per scheduler name for the whole run, with the

@@ -77,6 +77,7 @@ class ProcRunner:
         self.builder = builder
         self.dir = self.builder.proc_dir
         self._shown: dict[Job, JobState] = {}
+        self._warned: set[str] = set()
         #: Its jobs, once made.
         self.jobs: list[Job] = []
         #: The failures that stopped it (halt): every job that failed in the batch that stopped it.
@@ -101,12 +102,14 @@ class ProcRunner:
         targets = export.targets(spec, jobs, self.run.outdir)
         self.run.progress.proc_start(spec.name, len(jobs))
         await self.run.hook("on_proc_start", proc=spec.name, njobs=len(jobs))
-        await asyncio.to_thread(jobdir.prepare, jobs, spec.cache, check=not checked)
+        found = await asyncio.to_thread(
+            jobdir.prepare, jobs, spec.cache, check=not checked, moves=self.run.moves
+        )
         cached = [j for j in jobs if j.state is JobState.CACHED]
         for job in cached:
             self._show(job, JobState.CACHED)
         if self._book is not None:
-            await self._book.start(jobs)
+            await self._book.start(jobs, changed=bool(found.moved or found.resign))
         try:
             failures = await self._run_jobs([j for j in jobs if j.state is not JobState.CACHED])
         except BaseException:
@@ -153,7 +156,10 @@ class ProcRunner:
             finals = await self._next_finals(queue)
             if not finals:
                 continue
-            outcomes = await asyncio.to_thread(jobdir.finish, finals, scheduler.uploaded_outputs)
+            notes: list[str] = []
+            outcomes = await asyncio.to_thread(jobdir.finish, finals, scheduler.uploaded_outputs, notes=notes)
+            for note in notes:
+                self._warn_once(note)
             if self._book is not None:
                 await self._book.add([j for j, f in outcomes if f is None])
             retry: list[Job] = []
@@ -183,6 +189,13 @@ class ProcRunner:
                 await asyncio.to_thread(jobdir.clean, retry, keep_logs=True)
                 await self._submit(scheduler, retry, queue)
         return ignored
+
+    def _warn_once(self, note: str) -> None:
+        """Warn of a job that wrote into its input: once per process and input."""
+        key = note.split("] ", 1)[-1].split(":", 1)[0]
+        if key not in self._warned:
+            self._warned.add(key)
+            self.run.warn(note)
 
     def _retries(self, job: Job) -> bool:
         """Whether a failed job is submitted again."""

@@ -1,9 +1,11 @@
 """Job signatures: what a job's outputs were made from, and why a job is (not) cached.
 
 A signature records a hash of the rendered script, the interpreter and container, the input values, the
-size and mtime (or content hash) of every input file, and the output values. A job is cached when its
-stored signature equals the one it would have now and all its outputs exist. :func:`compare` gives the
-first difference as a one-line reason, which ``pipework why`` prints.
+size and mtime (or content hash) of every input file -- of every file of a ``dir`` input, so a reason can
+name the one that changed -- and the output values. It names no job index: paths in the job's own
+directory are stored as ``{jobdir}/...``, so a job whose row moved (rows added or removed upstream) is
+matched to its previous run by its input values. A job is cached when its stored signature equals the
+one it would have now and all its outputs exist; :mod:`pipework.reasons` says why not.
 """
 
 from __future__ import annotations
@@ -14,25 +16,30 @@ import json
 import os
 import shlex
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from . import paths
 from .job import Job
 from .spec import is_bash
 
-__all__ = ["MANIFEST", "VERSION", "compare", "file_facts", "make", "missing_outputs"]
+__all__ = ["MANIFEST", "VERSION", "dir_fact", "file_facts", "make", "missing_outputs", "refresh_dirs"]
 
 #: Per-process file holding every job's signature, so a rerun on a bucket reads one object per process.
 MANIFEST = ".pw-signatures.json"
 
 #: 2: paths under the workdir and the project dir stored relative to them, interpreters resolved, the
-#: bash strict mode recorded.
-VERSION = 2
+#: bash strict mode recorded. 3: no job index (``{jobdir}``), the files of ``dir`` inputs one by one.
+VERSION = 3
 
-#: How a path under the pipeline's workdir directory, or under the project dir (the directory the
-#: pipeline runs from), is stored: relative to it, so a moved project reruns nothing.
-WORKDIR, PROJECT = "{workdir}", "{project}"
+#: How a path in the job's own directory, under the pipeline's workdir directory, or under the project
+#: dir (the directory the pipeline runs from), is stored: relative to it, so a moved project reruns
+#: nothing and a job is the same job whatever its row.
+JOBDIR, WORKDIR, PROJECT = "{jobdir}", "{workdir}", "{project}"
+
+#: A ``dir`` input with more files than this is signed by its total size and newest mtime (or one hash)
+#: instead of file by file: a reason then cannot name the file that changed.
+DIR_FILES_MAX = 1000
 
 
 #: Types a JSON round trip gives back unchanged (exact types: a subclass such as an IntEnum goes
@@ -63,35 +70,76 @@ def _bash(lang: str) -> bool:
     return is_bash(lang)
 
 
-def _input_paths(job: Job) -> Iterator[tuple[str, str]]:
+def _input_paths(job: Job) -> Iterator[tuple[str, str, bool]]:
+    """``(input name, path, is a directory input)`` of every input path of a job."""
     for spec in job.spec.inputs:
         if not spec.is_path:
             continue
         value = job.inputs.get(spec.name)
         values = value if isinstance(value, (list, tuple)) else [value]
+        is_dir = spec.type in ("dir", "dirs")
         for v in values:
             if v is not None:
-                yield spec.name, str(v)
+                yield spec.name, str(v), is_dir
 
 
-def _hash_path(path: str) -> str | None:
-    """sha256 of a file's bytes, or of a directory's files (names and bytes); None if missing."""
-    if paths.is_cloud(path):
-        st = paths.stat(path)
-        return None if st is None else f"{st[0]}:{st[1]}"
-    if not os.path.exists(path):
-        return None
+def _hash_file(path: str) -> str | None:
+    """sha256 of a local file's bytes; None if it is missing."""
     h = hashlib.sha256()
-    if os.path.isdir(path):
-        for root, dirs, files in os.walk(path):
-            dirs.sort()
-            for name in sorted(files):
-                full = os.path.join(root, name)
-                h.update(os.path.relpath(full, path).encode() + b"\0")
-                _feed(h, full)
-    else:
+    try:
         _feed(h, path)
+    except FileNotFoundError:
+        return None
     return h.hexdigest()
+
+
+def _hash_tree(path: str) -> str:
+    """sha256 of a local directory's files (names and bytes)."""
+    h = hashlib.sha256()
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(files):
+            full = os.path.join(root, name)
+            h.update(os.path.relpath(full, path).encode() + b"\0")
+            _feed(h, full)
+    return h.hexdigest()
+
+
+def _dir_files(path: str) -> dict[str, tuple[int, float]] | None:
+    """The files below a directory, by their path relative to it, with size and mtime (None: missing)."""
+    if paths.is_cloud(path):
+        below = path.rstrip("/") + "/"
+        listed = paths.list_prefix(below)
+        return {k[len(below) :]: v for k, v in listed.items() if k.startswith(below)} or None
+    if not os.path.isdir(path):
+        return None
+    found: dict[str, tuple[int, float]] = {}
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            full = os.path.join(root, name)
+            try:
+                st = os.stat(full)
+            except FileNotFoundError:
+                continue
+            found[os.path.relpath(full, path)] = (st.st_size, st.st_mtime)
+    return found
+
+
+def dir_fact(path: str, *, content: bool) -> list[Any]:
+    """The fact of one ``dir`` input: ``[path, {file: [size, mtime] or hash}]`` file by file, or for
+    a directory of more than :data:`DIR_FILES_MAX` files ``[path, size, mtime]`` (``[path, hash]``
+    with ``content``); ``[path, None, None]`` when it is missing. Blocking.
+    """
+    files = _dir_files(path)
+    if files is None:
+        return [path, None, None]
+    if len(files) > DIR_FILES_MAX:
+        if content and not paths.is_cloud(path):
+            return [path, _hash_tree(path)]
+        return [path, sum(s for s, _ in files.values()), max(m for _, m in files.values())]
+    if content and not paths.is_cloud(path):
+        return [path, {rel: _hash_file(os.path.join(path, rel)) for rel in sorted(files)}]
+    return [path, {rel: list(files[rel]) for rel in sorted(files)}]
 
 
 def _feed(h: Any, path: str) -> None:
@@ -101,7 +149,12 @@ def _feed(h: Any, path: str) -> None:
 
 
 def file_facts(
-    job: Job, *, content: bool, stats: Mapping[str, tuple[int, float] | None] | None = None
+    job: Job,
+    *,
+    content: bool,
+    stats: Mapping[str, tuple[int, float] | None] | None = None,
+    dirs: dict[str, list[Any]] | None = None,
+    located: Callable[[str], str] | None = None,
 ) -> dict[str, list[Any]]:
     """Stat (or hash, with ``content=True``) every input file of a job. Blocking.
 
@@ -109,38 +162,78 @@ def file_facts(
         job: The job.
         content: Hash local files instead of taking their size and mtime.
         stats: Facts already known (from one listing of a bucket prefix); others are stat'ed.
+        dirs: The facts of ``dir`` inputs taken for earlier jobs of the same check, by path (filled
+            in here): a directory many jobs read is listed once.
+        located: Where an input path is now, when that is not where it will be (a plan made before
+            moved upstream rows were renamed); the facts keep the path the job will see.
 
     Returns:
-        ``{input name: [[path, size, mtime] or [path, hash], ...]}``; a missing file has None facts.
+        ``{input name: [fact, ...]}``, a fact being ``[path, size, mtime]``, ``[path, hash]`` or, for
+        a directory, ``[path, {file: [size, mtime] or hash}]`` (see :func:`dir_fact`); a missing path
+        has None facts.
     """
     facts: dict[str, list[Any]] = {}
-    for name, path in _input_paths(job):
-        if content and not paths.is_cloud(path):
-            facts.setdefault(name, []).append([path, _hash_path(path)])
+    for name, path, is_dir in _input_paths(job):
+        where = located(path) if located is not None else path
+        if is_dir:
+            fact = dirs.get(where) if dirs is not None else None
+            if fact is None:
+                fact = dir_fact(where, content=content)
+                if dirs is not None:
+                    dirs[where] = fact
+            facts.setdefault(name, []).append([path, *fact[1:]])
+        elif content and not paths.is_cloud(where):
+            facts.setdefault(name, []).append([path, _hash_file(where)])
         else:
-            st = stats[path] if stats is not None and path in stats else paths.stat(path)
+            st = stats[where] if stats is not None and where in stats else paths.stat(where)
             facts.setdefault(name, []).append([path, *(st if st else (None, None))])
     return facts
 
 
 def input_paths(job: Job) -> list[str]:
     """Every input path of a job (files and directories, local or cloud)."""
-    return [path for _, path in _input_paths(job)]
+    return [path for _, path, _ in _input_paths(job)]
+
+
+def refresh_dirs(job: Job) -> list[tuple[str, list[Any] | None, list[Any]]]:
+    """Take the facts of a job's ``dir`` inputs again, after it ran; where they changed since its
+    signature was made (the job wrote into its input), put the new ones in its signature, so the next
+    run does not rerun it for what it did itself. Blocking.
+
+    Returns:
+        ``(input name, fact before, fact now)`` of each directory that changed (paths relative, as
+        stored).
+    """
+    if job.signature is None or not any(s.type in ("dir", "dirs") for s in job.spec.inputs):
+        return []
+    content = job.spec.cache == "content"
+    roots = roots_of(job)
+    files = job.signature["files"]
+    changes: list[tuple[str, list[Any] | None, list[Any]]] = []
+    for name, path, is_dir in _input_paths(job):
+        if not is_dir:
+            continue
+        now = _relative(_jsonable(dir_fact(path, content=content)), roots)
+        facts = files.get(name) or []
+        for i, was in enumerate(facts):
+            if was and was[0] == now[0] and was != now:
+                changes.append((name, was, now))
+                facts[i] = now
+    return changes
 
 
 def make(job: Job, facts: Mapping[str, list[Any]], *, project: str | None = None) -> dict[str, Any]:
     """Build a job's signature from its rendered script and the facts of its input files.
 
-    Paths under the pipeline's directory in the workdir and under the project dir (default: the
-    current directory) are stored relative to them (``{workdir}/...``, ``{project}/...``), in the
-    values and in the script that is hashed, so a project copied or moved elsewhere is still cached.
+    Paths in the job's directory, under the pipeline's directory in the workdir and under the project
+    dir (default: the current directory) are stored relative to them (``{jobdir}/...``,
+    ``{workdir}/...``, ``{project}/...``), in the values and in the script that is hashed, so a project
+    copied or moved elsewhere is still cached and a job is known by its inputs, not its row.
     The interpreter is stored resolved (PATH lookup, symlinks), so ``python3`` and ``sys.executable``
     naming one binary are one interpreter.
     """
     roots = _roots(job.dir, project if project is not None else os.getcwd())
-    script = job.script
-    for root, tag in roots:
-        script = script.replace(root, tag)
+    script = relative_script(job.script, _upstream_dirs(job, roots) + roots)
     return {
         "version": VERSION,
         "script": hashlib.sha256(script.encode()).hexdigest(),
@@ -154,13 +247,41 @@ def make(job: Job, facts: Mapping[str, list[Any]], *, project: str | None = None
 
 
 def _roots(job_dir: str, project: str) -> list[tuple[str, str]]:
-    """The directories whose paths are stored relative, longest first (the workdir is often inside
-    the project)."""
-    pipeline_dir = job_dir.rstrip("/").rsplit("/", 2)[0]
-    roots = [(pipeline_dir, WORKDIR)]
+    """The directories whose paths are stored relative, longest first (the job's own directory is in
+    the workdir, the workdir often inside the project)."""
+    job_dir = job_dir.rstrip("/")
+    pipeline_dir = job_dir.rsplit("/", 2)[0]
+    roots = [(job_dir, JOBDIR), (pipeline_dir, WORKDIR)]
     if project and project != "/":
         roots.append((project.rstrip("/"), PROJECT))
     return sorted(roots, key=lambda r: -len(r[0]))
+
+
+def _upstream_dirs(job: Job, roots: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The directories of the upstream jobs whose outputs are this job's inputs, each written in the
+    hashed script as the input it gives (``{input:reads}/...``): the input values themselves are
+    compared, so the script's hash does not change when an upstream job's row moves."""
+    pipeline_dir = next(root for root, tag in roots if tag == WORKDIR) + "/"
+    found: dict[str, str] = {}
+    for name, path, _ in _input_paths(job):
+        if path.startswith(pipeline_dir):
+            proc, _, rest = path[len(pipeline_dir) :].partition("/")
+            index = rest.split("/", 1)[0]
+            if index.isdigit():
+                found.setdefault(f"{pipeline_dir}{proc}/{index}/", f"{{input:{name}}}/")
+    return list(found.items())
+
+
+def relative_script(script: str, roots: list[tuple[str, str]]) -> str:
+    """A script's text with the paths under ``roots`` written relative to them, as it is hashed."""
+    for root, tag in roots:
+        script = script.replace(root, tag)
+    return script
+
+
+def roots_of(job: Job, project: str | None = None) -> list[tuple[str, str]]:
+    """The roots a job's paths are stored relative to (see :func:`make`)."""
+    return _roots(job.dir, project if project is not None else os.getcwd())
 
 
 def _relative(value: Any, roots: list[tuple[str, str]]) -> Any:
@@ -189,51 +310,26 @@ def interpreter(lang: str) -> str:
     return shlex.join([os.path.realpath(found), *words[1:]])
 
 
-def compare(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str:
-    """Return why ``new`` differs from ``old`` in one line, or ``""`` when they are the same (pure)."""
-    if old is None:
-        return "never ran (no signature)"
-    if old.get("version") != new["version"]:
-        return "signature format changed (pipework was upgraded)"
-    if old.get("script") != new["script"]:
-        return "script changed"
-    if interpreter(str(old.get("lang"))) != new["lang"]:
-        return f"interpreter changed ({old.get('lang')} -> {new['lang']})"
-    if old.get("strict") != new.get("strict"):
-        return f"bash strict mode changed (strict = {new.get('strict')})"
-    if old.get("container") != new["container"]:
-        return "container changed"
-    old_inputs = old.get("inputs") or {}
-    for name, value in new["inputs"].items():
-        if old_inputs.get(name) != value:
-            return f"input '{name}' changed"
-    old_files = old.get("files") or {}
-    for name, facts in new["files"].items():
-        before = old_files.get(name) or []
-        for i, fact in enumerate(facts):
-            if i >= len(before) or before[i] != fact:
-                what = "content" if len(fact) == 2 else "size/mtime"
-                if fact[1] is None:
-                    return f"input '{name}' file {fact[0]} is missing"
-                return f"input '{name}' file {fact[0]} changed ({what})"
-    if old.get("outputs") != new["outputs"]:
-        return "outputs changed"
-    return ""
-
-
-def missing_outputs(job: Job, listing: Mapping[str, Any] | None = None) -> list[str]:
+def missing_outputs(
+    job: Job, listing: Mapping[str, Any] | None = None, *, job_dir: str | None = None
+) -> list[str]:
     """Names of the job's declared file/dir outputs that do not exist. Blocking.
 
     Args:
         job: The job.
         listing: Objects known to exist (one listing of the job's bucket prefix); cloud outputs are
             looked up there instead of one request each.
+        job_dir: Look in this directory instead of the job's own (another row's, whose outputs would
+            become this job's).
     """
     missing = []
+    here = job.dir.rstrip("/")
     for spec in job.spec.outputs:
         if spec.type == "var":
             continue
         path = str(job.outputs[spec.name])
+        if job_dir is not None and path.startswith(here + "/"):
+            path = job_dir.rstrip("/") + path[len(here) :]
         if listing is not None and paths.is_cloud(path):
             found = path in listing or any(k.startswith(path.rstrip("/") + "/") for k in listing)
         else:
@@ -243,9 +339,10 @@ def missing_outputs(job: Job, listing: Mapping[str, Any] | None = None) -> list[
     return missing
 
 
-def read(job: Job) -> dict[str, Any] | None:
-    """Read a job's stored signature, or None when there is none (or it is unreadable). Blocking."""
-    path = job.path("job.signature.json")
+def read(job: Job, job_dir: str | None = None) -> dict[str, Any] | None:
+    """Read a job's stored signature (or the one in ``job_dir``), or None when there is none (or it is
+    unreadable). Blocking."""
+    path = job.path("job.signature.json") if job_dir is None else f"{job_dir.rstrip('/')}/job.signature.json"
     try:
         if paths.is_cloud(path):
             text = paths.read_text(path)

@@ -138,14 +138,14 @@ if __name__ == "__main__":
     plan = subprocess.run([sys.executable, "pipeline.py", "--dry-run"], capture_output=True, text=True)
     assert plan.returncode == 0
     assert "Copy  2 jobs: 1 cached, 1 to run" in plan.stdout
-    assert "job 1: input 'f' file" in plan.stdout and "changed (size/mtime)" in plan.stdout
+    assert "job 1: input 'f' changed: " in plan.stdout and "b.txt (size 2 -> 3 bytes)" in plan.stdout
     assert "Cat   2 jobs: 1 cached, 1 to run" in plan.stdout
     assert "job 1: its input comes from Copy job 1, which will run" in plan.stdout
     why = subprocess.run([sys.executable, "-m", "pipework", "why", "Copy"], capture_output=True, text=True)
     assert why.returncode == 0, why.stderr
     lines = why.stdout.strip().splitlines()
     assert lines[0] == "Copy job 0: cached"
-    assert lines[1].startswith("Copy job 1: input 'f' file") and lines[1].endswith("changed (size/mtime)")
+    assert lines[1].startswith("Copy job 1: input 'f' changed: ") and lines[1].endswith("b.txt (size 2 -> 3 bytes)")
     one = subprocess.run(
         [sys.executable, "-m", "pipework", "why", "Copy", "0"], capture_output=True, text=True
     )

@@ -340,6 +340,7 @@ class SchedulerContract:
 
         sched = self.make_scheduler(tmp_path)
         (first,) = self._jobs(tmp_path, ["true"])
+
         def jid(i: int) -> str | None:
             if not isinstance(sched, GridScheduler):
                 return None
