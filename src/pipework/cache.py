@@ -262,13 +262,11 @@ def _script_reason(job: Job, prev: Previous, index: int) -> str:
     except StorageError:
         return "script changed"
     roots = signature.roots_of(job)
-    pipeline_dir = next(root for root, tag in roots if tag == signature.WORKDIR)
-    then = [(prev.job_dir(index) if tag == signature.JOBDIR else root, tag) for root, tag in roots]
-    # upstream jobs' directories as one token: their rows may have moved, their values are compared
-    upstream = re.compile(re.escape(pipeline_dir) + r"/([^/\s'\"]+)/\d+/")
+    # job directories written as <proc>/#: rows may have moved, and the input values are compared
+    rows_moved = re.compile(r"/([A-Za-z_][\w.-]*)/\d+/")
     reason = script_change(
-        upstream.sub(r"{\1}/", signature.relative_script(old, then)),
-        upstream.sub(r"{\1}/", signature.relative_script(job.script, roots)),
+        rows_moved.sub(r"/\1/#/", signature.relative_script(old, roots)),
+        rows_moved.sub(r"/\1/#/", signature.relative_script(job.script, roots)),
     )
     for root, tag in roots:  # the line as the user wrote it
         reason = reason.replace(tag, root)

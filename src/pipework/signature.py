@@ -232,7 +232,7 @@ def make(job: Job, facts: Mapping[str, list[Any]], *, project: str | None = None
     The interpreter is stored resolved (PATH lookup, symlinks), so ``python3`` and ``sys.executable``
     naming one binary are one interpreter.
     """
-    roots = _roots(job.dir, project if project is not None else os.getcwd())
+    roots = _roots(job, project if project is not None else os.getcwd())
     script = relative_script(job.script, _upstream_dirs(job, roots) + roots)
     return {
         "version": VERSION,
@@ -246,30 +246,40 @@ def make(job: Job, facts: Mapping[str, list[Any]], *, project: str | None = None
     }
 
 
-def _roots(job_dir: str, project: str) -> list[tuple[str, str]]:
+def _roots(job: Job, project: str) -> list[tuple[str, str]]:
     """The directories whose paths are stored relative, longest first (the job's own directory is in
-    the workdir, the workdir often inside the project)."""
-    job_dir = job_dir.rstrip("/")
+    the workdir, the workdir often inside the project). The directory the script sees as its job dir
+    (a stage directory, a mount) counts as the job's directory too."""
+    job_dir = job.dir.rstrip("/")
     pipeline_dir = job_dir.rsplit("/", 2)[0]
     roots = [(job_dir, JOBDIR), (pipeline_dir, WORKDIR)]
+    seen = job.layout.run_dir.rstrip("/")
+    if seen != job_dir:
+        roots.append((seen, JOBDIR))
     if project and project != "/":
         roots.append((project.rstrip("/"), PROJECT))
     return sorted(roots, key=lambda r: -len(r[0]))
 
 
 def _upstream_dirs(job: Job, roots: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The directories of the upstream jobs whose outputs are this job's inputs, each written in the
-    hashed script as the input it gives (``{input:reads}/...``): the input values themselves are
-    compared, so the script's hash does not change when an upstream job's row moves."""
+    """The directories of the upstream jobs whose outputs are this job's inputs -- as they are and as
+    the script sees them (staged, mounted) -- each written in the hashed script as the input it gives
+    (``{input:reads}/...``): the input values themselves are compared, so the script's hash does not
+    change when an upstream job's row moves."""
     pipeline_dir = next(root for root, tag in roots if tag == WORKDIR) + "/"
+    seen = job.layout.inputs
     found: dict[str, str] = {}
     for name, path, _ in _input_paths(job):
         if path.startswith(pipeline_dir):
             proc, _, rest = path[len(pipeline_dir) :].partition("/")
-            index = rest.split("/", 1)[0]
+            index, _, below = rest.partition("/")
             if index.isdigit():
-                found.setdefault(f"{pipeline_dir}{proc}/{index}/", f"{{input:{name}}}/")
-    return list(found.items())
+                token = f"{{input:{name}}}/"
+                found.setdefault(f"{pipeline_dir}{proc}/{index}/", token)
+                there = seen.get(path)
+                if there is not None and there.endswith("/" + below):
+                    found.setdefault(there[: len(there) - len(below)], token)
+    return sorted(found.items(), key=lambda r: -len(r[0]))
 
 
 def relative_script(script: str, roots: list[tuple[str, str]]) -> str:
@@ -281,7 +291,7 @@ def relative_script(script: str, roots: list[tuple[str, str]]) -> str:
 
 def roots_of(job: Job, project: str | None = None) -> list[tuple[str, str]]:
     """The roots a job's paths are stored relative to (see :func:`make`)."""
-    return _roots(job.dir, project if project is not None else os.getcwd())
+    return _roots(job, project if project is not None else os.getcwd())
 
 
 def _relative(value: Any, roots: list[tuple[str, str]]) -> Any:
