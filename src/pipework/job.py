@@ -66,6 +66,8 @@ class Job:
         wrapper: Its wrapper text, kept only when the driver stages it from memory.
         native_state: What the scheduler said of how it ended, in its own words (``TIMEOUT``, a
             Batch task's exit event), for the failure report; None when it said nothing notable.
+        exit_status: The wrapper's exit status as its scheduler saw it, when it sees one (the local
+            scheduler: the child's; negative: killed by that signal); None otherwise.
         moved_from: The index of the previous run's job that had its input values, when it was
             another row (rows were added or removed): that job's directory becomes this job's.
     """
@@ -88,6 +90,7 @@ class Job:
     in_manifest: bool = False
     wrapper: str | None = None
     native_state: str | None = None
+    exit_status: int | None = None
     moved_from: int | None = None
 
     def __post_init__(self) -> None:

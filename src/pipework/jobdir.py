@@ -201,17 +201,26 @@ def finish(
         elif job.state is JobState.KILLED:
             out.append((job, failure(job, "was cancelled")))
         else:
-            out.append(
-                (
-                    job,
-                    failure(
-                        job,
-                        "ended without writing job.rc",
-                        hint="it was killed by SIGKILL, ran out of memory, or its node failed",
-                    ),
-                )
-            )
+            out.append((job, _without_rc(job)))
     return out
+
+
+def _without_rc(job: Job) -> JobFailed:
+    """A job that left no ``job.rc``: killed, or (its wrapper exited normally) unable to write it."""
+    status = job.exit_status
+    if status is not None and status >= 0:
+        job.rc = status
+        return failure(
+            job,
+            f"could not write job.rc in {job.dir} (its script exited {status})",
+            hint="the disk is full or the workdir is read-only: free space or fix the permissions "
+            "(df -h, mount), then run again",
+        )
+    return failure(
+        job,
+        "ended without writing job.rc",
+        hint="it was killed by SIGKILL, ran out of memory, or its node failed",
+    )
 
 
 def _verify(job: Job, uploaded: Collection[str] | None, notes: list[str] | None) -> JobFailed | None:

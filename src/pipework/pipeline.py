@@ -242,8 +242,8 @@ class Pipeline:
         runners: dict[str, ProcRunner] = {}
 
         async def run_one(name: str) -> ProcResult:
-            upstream = [await tasks[req] for req in graph.requires[name]]
             runner = runners[name] = ProcRunner(specs[name], run, builders[name], planned=expansions[name])
+            upstream = [await tasks[req] for req in graph.requires[name]]
             return await runner.execute([u.channel for u in upstream])
 
         for name in specs:
@@ -290,12 +290,16 @@ class Pipeline:
         finally:
             for signum in handled:
                 loop.remove_signal_handler(signum)
+            # kill first, then stop the processes: each records its jobs as they ended (killed, not run)
+            if run.halting:
+                await run.close(kill=True)
             for task in tasks.values():
                 task.cancel()
             await asyncio.gather(*tasks.values(), return_exceptions=True)
-            # kill before the caller's finally so nothing keeps running while state is written
-            if run.halting:
-                await run.close(kill=True)
+            for name, runner in runners.items():  # each stopped process records how its jobs ended
+                if tasks[name].cancelled() or tasks[name].exception() is not None:
+                    with contextlib.suppress(Exception):
+                        await runner.stopped()
 
     # -- planning and the command line --------------------------------------------------------------
     def plan(self) -> list[ProcPlan]:

@@ -1,7 +1,7 @@
 """Showing a run: a live table per process in a terminal, plain log lines elsewhere, or nothing.
 
 The engine reports every state change of every job; a display aggregates them into counts per process
-(queued, running, cached, done, failed) and redraws at most a few times a second, so its cost does not
+(queued, running, cached, done, failed, killed, not run) and redraws at most a few times a second, so its cost does not
 grow with the number of jobs.
 """
 
@@ -21,8 +21,11 @@ _COLUMNS = (
     ("running", (JobState.RUNNING,)),
     ("cached", (JobState.CACHED,)),
     ("done", (JobState.DONE,)),
-    ("failed", (JobState.FAILED, JobState.KILLED, JobState.LOST)),
+    ("failed", (JobState.FAILED, JobState.LOST)),
+    ("killed", (JobState.KILLED,)),
+    ("not run", (JobState.NOT_RUN,)),
 )
+_WHEN_STOPPED = ("killed", "not run")
 
 
 class Progress:
@@ -60,6 +63,16 @@ class Progress:
     def proc_done(self, proc: str) -> None:
         """A process finished."""
         self.ended[proc] = time.monotonic()
+
+    def proc_stopped(self, proc: str) -> None:
+        """A process was stopped by the run's end (a failure elsewhere, an interrupt): its counts say
+        which jobs were killed and which never ran."""
+        self.ended[proc] = time.monotonic()
+
+    def proc_not_run(self, proc: str, total: int) -> None:
+        """A process never started (the run stopped before its upstream ended); ``total`` jobs."""
+        self.totals[proc] = total
+        self.counts.setdefault(proc, Counter())[JobState.NOT_RUN] = total
 
     def warn(self, message: str) -> None:
         """Show a warning."""
@@ -104,6 +117,15 @@ class PlainProgress(Progress):
         took = self.ended[proc] - self.started.get(proc, self.t0)
         self._log(f"[{proc}] finished in {took:.1f}s: {self.summary(proc)}")
 
+    def proc_stopped(self, proc: str) -> None:
+        super().proc_stopped(proc)
+        took = self.ended[proc] - self.started.get(proc, self.t0)
+        self._log(f"[{proc}] stopped after {took:.1f}s: {self.summary(proc)}")
+
+    def proc_not_run(self, proc: str, total: int) -> None:
+        super().proc_not_run(proc, total)
+        self._log(f"[{proc}] not run: {self.summary(proc)}")
+
     def run_done(self, ok: bool) -> None:
         self._log(f"run {'finished' if ok else 'FAILED'} in {time.monotonic() - self.t0:.1f}s")
 
@@ -121,18 +143,24 @@ class RichProgress(Progress):
 
         table = Table(title=f"pipeline {self._name}", title_justify="left", expand=False)
         table.add_column("process")
-        for label, _ in _COLUMNS:
+        # "killed" and "not run" only once a run stopped: the table fits 80 columns
+        columns = [
+            (label, states)
+            for label, states in _COLUMNS
+            if label not in _WHEN_STOPPED or any(c[s] for c in self.counts.values() for s in states)
+        ]
+        for label, _ in columns:
             table.add_column(label, justify="right")
         table.add_column("time", justify="right")
         now = time.monotonic()
         for proc, counts in self.counts.items():
-            cells = [str(sum(counts[s] for s in states) or "") for _, states in _COLUMNS]
+            cells = [str(sum(counts[s] for s in states) or "") for _, states in columns]
             if proc in self.started:
                 took = self.ended.get(proc, now) - self.started[proc]
                 status = f"{took:.1f}s"
             else:
                 status = "waiting"
-            failed = sum(counts[s] for s in _COLUMNS[-1][1])
+            failed = counts[JobState.FAILED] + counts[JobState.LOST] + counts[JobState.KILLED]
             name = f"[red]{proc}[/]" if failed else (f"[green]{proc}[/]" if proc in self.ended else proc)
             table.add_row(name, *cells, status)
         return table

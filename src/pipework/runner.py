@@ -78,6 +78,7 @@ class ProcRunner:
         self.dir = self.builder.proc_dir
         self._shown: dict[Job, JobState] = {}
         self._warned: set[str] = set()
+        self._started: float | None = None
         #: Its jobs, once made.
         self.jobs: list[Job] = []
         #: The failures that stopped it (halt): every job that failed in the batch that stopped it.
@@ -91,7 +92,7 @@ class ProcRunner:
             JobFailed: When a job fails and the strategy is ``halt`` (or retries ran out).
             PipeworkError: For invalid input data, templates or storage errors.
         """
-        started = time.monotonic()
+        self._started = started = time.monotonic()
         spec = self.spec
         channel = input_channel(spec, upstream)
         planned = self.planned
@@ -115,9 +116,8 @@ class ProcRunner:
         except BaseException:
             if self._book is not None:  # keep what finished cached, without hiding why the process stopped
                 await self._book.flush(quiet=True)
-            raise
-        finally:
-            await self._record(jobs, started)
+            raise  # the pipeline kills what runs, then calls stopped(): the store gets the final states
+        await self._record(jobs, started)
         if self._book is not None:
             await self._book.flush()
         ok = {j for j in jobs if j.state in (JobState.DONE, JobState.CACHED)}
@@ -189,6 +189,26 @@ class ProcRunner:
                 await asyncio.to_thread(jobdir.clean, retry, keep_logs=True)
                 await self._submit(scheduler, retry, queue)
         return ignored
+
+    async def stopped(self) -> None:
+        """The run stopped before this process ended, and its schedulers killed what ran: its jobs that
+        never reached a scheduler, or were still queued, are NOT_RUN, the others keep their final state;
+        shown and recorded in the run store. A process that never started has all its planned jobs
+        NOT_RUN."""
+        if self._started is None:
+            self.jobs = self.planned.jobs if self.planned is not None else []
+        for job in self.jobs:
+            if job.state is JobState.PENDING or job.state is JobState.QUEUED:
+                job.state = JobState.NOT_RUN
+            elif job.state is JobState.RUNNING:
+                job.state = JobState.KILLED
+            if self._started is not None:
+                self._show(job, job.state)
+        if self._started is None:
+            self.run.progress.proc_not_run(self.spec.name, len(self.jobs))
+        else:
+            self.run.progress.proc_stopped(self.spec.name)
+        await self._record(self.jobs, self._started or time.monotonic())
 
     def _warn_once(self, note: str) -> None:
         """Warn of a job that wrote into its input: once per process and input."""

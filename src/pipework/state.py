@@ -10,9 +10,10 @@ __all__ = ["JobState"]
 class JobState(str, enum.Enum):
     """The state of one job.
 
-    ``QUEUED`` and ``RUNNING`` are active; ``DONE``, ``FAILED``, ``KILLED``, ``LOST`` and ``CACHED``
-    are final.
-    ``LOST`` means the scheduler no longer knows the job and it left no ``job.rc``.
+    ``QUEUED`` and ``RUNNING`` are active; ``DONE``, ``FAILED``, ``KILLED``, ``LOST``, ``CACHED`` and
+    ``NOT_RUN`` are final.
+    ``LOST`` means the scheduler no longer knows the job and it left no ``job.rc``; ``NOT_RUN`` that the
+    run stopped (a failure, an interrupt) before the job was submitted.
     """
 
     PENDING = "pending"
@@ -23,6 +24,7 @@ class JobState(str, enum.Enum):
     KILLED = "killed"
     LOST = "lost"
     CACHED = "cached"
+    NOT_RUN = "not run"
 
     @property
     def is_final(self) -> bool:
@@ -35,4 +37,6 @@ class JobState(str, enum.Enum):
         return self in (JobState.QUEUED, JobState.RUNNING)
 
 
-_FINAL = frozenset({JobState.DONE, JobState.FAILED, JobState.KILLED, JobState.LOST, JobState.CACHED})
+_FINAL = frozenset(
+    {JobState.DONE, JobState.FAILED, JobState.KILLED, JobState.LOST, JobState.CACHED, JobState.NOT_RUN}
+)

@@ -49,7 +49,9 @@ def render_wrapper(job: Job) -> str:
     """Return the bash wrapper of a job.
 
     The wrapper runs the script with the process's interpreter, sends its stdout and stderr to files, and
-    writes ``job.rc`` from an EXIT trap, so the file exists on every exit path (success, failure, a
+    writes ``job.rc`` from an EXIT trap (and exits with the script's status, so a scheduler that sees
+    it can tell a job that could not write ``job.rc`` -- a full disk, a read-only workdir -- from
+    one that was killed), so the file exists on every exit path (success, failure, a
     signal from a scheduler's kill or time limit, Ctrl-C). ``job.rc`` is one line written by one
     ``printf``: readers take it only once it ends with a newline, so they never act on half a file (and
     no ``mv`` process is needed, which costs a fork and an exec per job).
@@ -69,7 +71,10 @@ def render_wrapper(job: Job) -> str:
 # pipework job wrapper: process {job.proc}, job {job.index} (generated; do not edit)
 _pw_dir={d}
 _pw_finish() {{
-  printf '%s\\n' "$?" > "$_pw_dir/job.rc"
+  _pw_rc=$?
+  printf '%s\\n' "$_pw_rc" > "$_pw_dir/job.rc" ||
+    printf 'pipework: cannot write %s/job.rc; the script exited %s\\n' "$_pw_dir" "$_pw_rc" >&2
+  exit "$_pw_rc"
 }}
 _pw_stop() {{
   [ -n "${{2:-}}" ] && printf 'pipework: %s\\n' "$2" >> "$_pw_dir/job.stderr"

@@ -163,7 +163,8 @@ class Scheduler(ABC, Generic[SettingsT]):
         return f"pw-{self.run_tag}-{job.proc}-{job.index}"
 
     async def close(self, *, kill: bool = True) -> None:
-        """End the run: stop polling and, with ``kill``, cancel every job still active."""
+        """End the run: stop polling and, with ``kill``, cancel every job still active (a job that was
+        running is then KILLED, one still queued NOT_RUN)."""
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -171,10 +172,14 @@ class Scheduler(ABC, Generic[SettingsT]):
             self._poller = None
         active = list(self._active)
         if kill and active:
+            with contextlib.suppress(Exception):  # who is running now: those are killed, the rest never ran
+                for job, state in (await self.statuses(active)).items():
+                    if state.is_active:
+                        job.state = state
             with contextlib.suppress(Exception):
                 await self.cancel(active)
             for job in active:
-                job.state = JobState.KILLED
+                job.state = JobState.KILLED if job.state is JobState.RUNNING else JobState.NOT_RUN
         self._active.clear()
 
     async def cancel(self, jobs: Sequence[Job]) -> None:
