@@ -233,7 +233,7 @@ def make(job: Job, facts: Mapping[str, list[Any]], *, project: str | None = None
     naming one binary are one interpreter.
     """
     roots = _roots(job, project if project is not None else os.getcwd())
-    script = relative_script(job.script, _upstream_dirs(job, roots) + roots)
+    script = relative_script(job.script, _input_tokens(job, roots) + roots)
     return {
         "version": VERSION,
         "script": hashlib.sha256(script.encode()).hexdigest(),
@@ -261,24 +261,35 @@ def _roots(job: Job, project: str) -> list[tuple[str, str]]:
     return sorted(roots, key=lambda r: -len(r[0]))
 
 
-def _upstream_dirs(job: Job, roots: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The directories of the upstream jobs whose outputs are this job's inputs -- as they are and as
-    the script sees them (staged, mounted) -- each written in the hashed script as the input it gives
-    (``{input:reads}/...``): the input values themselves are compared, so the script's hash does not
-    change when an upstream job's row moves."""
+def _input_tokens(job: Job, roots: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The job's input and output paths, and the directories of the upstream jobs that made its inputs
+    -- as they are and as the script sees them (staged, mounted) -- each written in the hashed script as
+    the input or output it is (``{input:reads}``, ``{output:bam}``): those values are compared on their
+    own, so a changed input is said as such (not as a script change) and an upstream job whose row moved
+    leaves the hash as it was."""
     pipeline_dir = next(root for root, tag in roots if tag == WORKDIR) + "/"
     seen = job.layout.inputs
     found: dict[str, str] = {}
     for name, path, _ in _input_paths(job):
+        token = f"{{input:{name}}}"
+        there = seen.get(path)
+        found.setdefault(path, token)
+        if there is not None:
+            found.setdefault(there, token)
         if path.startswith(pipeline_dir):
             proc, _, rest = path[len(pipeline_dir) :].partition("/")
             index, _, below = rest.partition("/")
             if index.isdigit():
-                token = f"{{input:{name}}}/"
-                found.setdefault(f"{pipeline_dir}{proc}/{index}/", token)
-                there = seen.get(path)
+                found.setdefault(f"{pipeline_dir}{proc}/{index}/", token + "/")
                 if there is not None and there.endswith("/" + below):
-                    found.setdefault(there[: len(there) - len(below)], token)
+                    found.setdefault(there[: len(there) - len(below)], token + "/")
+    for out in job.spec.outputs:  # the outputs too: they are compared on their own
+        if out.type != "var":
+            value = str(job.outputs[out.name])
+            found.setdefault(value, f"{{output:{out.name}}}")
+            if value.startswith(job.dir.rstrip("/") + "/"):  # as the script sees it
+                seen_value = job.layout.run_dir.rstrip("/") + value[len(job.dir.rstrip("/")) :]
+                found.setdefault(seen_value, f"{{output:{out.name}}}")
     return sorted(found.items(), key=lambda r: -len(r[0]))
 
 
