@@ -206,13 +206,17 @@ def finish(
 
 
 def _without_rc(job: Job) -> JobFailed:
-    """A job that left no ``job.rc``: killed, or (its wrapper exited normally) unable to write it."""
+    """A job that left no ``job.rc``: killed, or unable to write it -- its wrapper exited normally (when
+    the scheduler saw it), or its directory cannot be written from here either."""
     status = job.exit_status
-    if status is not None and status >= 0:
-        job.rc = status
+    unwritable = None if job.layout.remote else _unwritable(job.dir)
+    if (status is not None and status >= 0) or unwritable:
+        if status is not None and status >= 0:
+            job.rc = status
+        ran = f"its script exited {status}" if status is not None and status >= 0 else unwritable
         return failure(
             job,
-            f"could not write job.rc in {job.dir} (its script exited {status})",
+            f"could not write job.rc in {job.dir} ({ran})",
             hint="the disk is full or the workdir is read-only: free space or fix the permissions "
             "(df -h, mount), then run again",
         )
@@ -250,6 +254,18 @@ def _verify(job: Job, uploaded: Collection[str] | None, notes: list[str] | None)
     except StorageError as exc:
         job.state = JobState.FAILED
         return failure(job, f"its signature cannot be written: {exc.message}")
+    return None
+
+
+def _unwritable(job_dir: str) -> str | None:
+    """Why a file cannot be written in a local job directory now (None: it can)."""
+    probe = os.path.join(job_dir, ".pw-write-probe")
+    try:
+        with open(probe, "w") as fh:
+            fh.write("pipework\n")
+        os.unlink(probe)
+    except OSError as exc:
+        return f"writing there fails: {exc.strerror or exc}"
     return None
 
 

@@ -132,6 +132,31 @@ class ClusterScenarios:
             log = Path(f"wd/P/Long/log-{n}")
             assert not log.exists() or "end" not in log.read_text()
 
+    def test_after_a_halt_jobs_are_killed_or_not_run_never_running(self, isolated: Path) -> None:
+        body = long_pipeline(self.scheduler, "forks = 2")
+        write_pipeline(self.scheduler, body.replace("sleep 20;", "[ {{in.n}} = 0 ] && sleep 3 && exit 5; sleep 60;"))
+        res = run_driver("-q")
+        assert res.returncode == 1 and "[Long job 0] failed with return code 5" in res.stderr
+        status = subprocess.run(
+            [sys.executable, "-m", "pipework", "status"], capture_output=True, text=True
+        ).stdout
+        line = next(x for x in status.splitlines() if x.strip().startswith("Long:"))
+        assert "1 failed" in line and "running" not in line and "queued" not in line, status
+        assert "killed" in line or "not run" in line, status
+
+    def test_a_job_that_cannot_write_job_rc_says_so(self, isolated: Path) -> None:
+        # job.rc (and the driver's probe) made directories: no one, not even root, can write them
+        body = BAD.replace("SCHEDULER", self.scheduler).replace(
+            "script = \"echo 'cannot open reference.fa' >&2; [ {{in.n}} = 0 ] || exit 9\"",
+            "script = \"mkdir {{job.dir}}/job.rc {{job.dir}}/.pw-write-probe\"",
+        ).replace("[0, 1]", "[0]")
+        write_pipeline(self.scheduler, body)
+        res = run_driver("-q")
+        assert res.returncode == 1
+        assert "[Bad job 0] could not write job.rc in " in res.stderr, res.stderr
+        assert "writing there fails: Is a directory" in res.stderr
+        assert "killed by SIGKILL" not in res.stderr
+
     def test_restart_after_sigkill_reattaches(self, isolated: Path) -> None:
         write_pipeline(self.scheduler, long_pipeline(self.scheduler))
         driver = subprocess.Popen([sys.executable, "pipeline.py", "-q"], text=True)
