@@ -1,8 +1,8 @@
 """Showing a run: a live table per process in a terminal, plain log lines elsewhere, or nothing.
 
 The engine reports every state change of every job; a display aggregates them into counts per process
-(queued, running, cached, done, failed, killed, not run) and redraws at most a few times a second, so its cost does not
-grow with the number of jobs.
+(queued, running, cached, done, failed, killed, not run) and redraws at most a few times a second, so
+its cost does not grow with the number of jobs.
 """
 
 from __future__ import annotations

@@ -134,7 +134,9 @@ class ClusterScenarios:
 
     def test_after_a_halt_jobs_are_killed_or_not_run_never_running(self, isolated: Path) -> None:
         body = long_pipeline(self.scheduler, "forks = 2")
-        write_pipeline(self.scheduler, body.replace("sleep 20;", "[ {{in.n}} = 0 ] && sleep 3 && exit 5; sleep 60;"))
+        write_pipeline(
+            self.scheduler, body.replace("sleep 20;", "[ {{in.n}} = 0 ] && sleep 3 && exit 5; sleep 60;")
+        )
         res = run_driver("-q")
         assert res.returncode == 1 and "[Long job 0] failed with return code 5" in res.stderr
         status = subprocess.run(
@@ -146,10 +148,14 @@ class ClusterScenarios:
 
     def test_a_job_that_cannot_write_job_rc_says_so(self, isolated: Path) -> None:
         # job.rc (and the driver's probe) made directories: no one, not even root, can write them
-        body = BAD.replace("SCHEDULER", self.scheduler).replace(
-            "script = \"echo 'cannot open reference.fa' >&2; [ {{in.n}} = 0 ] || exit 9\"",
-            "script = \"mkdir {{job.dir}}/job.rc {{job.dir}}/.pw-write-probe\"",
-        ).replace("[0, 1]", "[0]")
+        body = (
+            BAD.replace("SCHEDULER", self.scheduler)
+            .replace(
+                "script = \"echo 'cannot open reference.fa' >&2; [ {{in.n}} = 0 ] || exit 9\"",
+                'script = "mkdir {{job.dir}}/job.rc {{job.dir}}/.pw-write-probe"',
+            )
+            .replace("[0, 1]", "[0]")
+        )
         write_pipeline(self.scheduler, body)
         res = run_driver("-q")
         assert res.returncode == 1

@@ -39,9 +39,7 @@ def _cli(*args: str) -> str:
 
 def test_a_halt_reports_killed_and_not_run_jobs_everywhere(isolated: Path):
     Path("pipeline.py").write_text(PIPELINE)
-    res = subprocess.run(
-        [sys.executable, "pipeline.py"], capture_output=True, text=True, timeout=60
-    )
+    res = subprocess.run([sys.executable, "pipeline.py"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 1
     out = res.stdout + res.stderr
     # job 0 failed; the jobs running then (job 1, and job 2 if it took job 0's slot) were killed; the
