@@ -264,13 +264,11 @@ def _script_reason(job: Job, prev: Previous, index: int) -> str:
     roots = signature.roots_of(job)
     # job directories written as <proc>/#: rows may have moved, and the input values are compared
     rows_moved = re.compile(r"/([A-Za-z_][\w.-]*)/\d+/")
-    reason = script_change(
+    return script_change(
         rows_moved.sub(r"/\1/#/", signature.relative_script(old, roots)),
         rows_moved.sub(r"/\1/#/", signature.relative_script(job.script, roots)),
+        shown=job.script,
     )
-    for root, tag in roots:  # the line as the user wrote it
-        reason = reason.replace(tag, root)
-    return reason
 
 
 def _read_rc(path: str, listing: Listing | None) -> int | None:

@@ -44,6 +44,9 @@ def compare(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str:
         return "never ran (no signature)"
     if old.get("version") != new["version"]:
         return "signature format changed (pipework was upgraded)"
+    changed = _values_reason(old, new)
+    if changed:  # first: a changed input changes the script it renders
+        return changed
     if old.get("script") != new["script"]:
         return "script changed"
     if interpreter(str(old.get("lang"))) != new["lang"]:
@@ -55,13 +58,17 @@ def compare(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str:
     return _inputs_reason(old, new) or ("outputs changed" if old.get("outputs") != new["outputs"] else "")
 
 
-def _inputs_reason(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+def _values_reason(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     old_inputs = old.get("inputs") or {}
     for name, value in new["inputs"].items():
         if name not in old_inputs:
             return f"input '{name}' is new"
         if old_inputs[name] != value:
             return f"input '{name}' changed ({_clip(old_inputs[name])} -> {_clip(value)})"
+    return ""
+
+
+def _inputs_reason(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     old_files = old.get("files") or {}
     for name, facts in new["files"].items():
         before = {f[0]: f for f in old_files.get(name) or [] if f}
@@ -132,16 +139,24 @@ def _clip(value: Any) -> str:
     return text if len(text) <= CLIP else text[: CLIP - 3] + "..."
 
 
-def script_change(old_script: str, new_script: str) -> str:
-    """``script changed at line N: <the new line>`` from two scripts' texts (relative paths), or plain
-    ``script changed`` when no line differs (then only paths outside the roots did)."""
+def script_change(old_script: str, new_script: str, *, shown: str | None = None) -> str:
+    """``script changed at line N: <the new line>`` from two scripts' texts as compared (paths written
+    relative), or plain ``script changed`` when no line differs (then only paths outside the roots did).
+
+    Args:
+        old_script: The previous script, as compared.
+        new_script: This run's script, as compared.
+        shown: This run's script as rendered, whose line is quoted (default: ``new_script``).
+    """
+    lines = (shown if shown is not None else new_script).splitlines()
     for number, (was, now) in enumerate(
         itertools.zip_longest(old_script.splitlines(), new_script.splitlines()), start=1
     ):
         if was != now:
             if now is None:
                 return f"script changed at line {number}: line removed ({_clip(was.strip())})"
-            return f"script changed at line {number}: {_clip(now.strip())}"
+            quoted = lines[number - 1] if number <= len(lines) else now
+            return f"script changed at line {number}: {_clip(quoted.strip())}"
     return "script changed"
 
 
