@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the whole test suite from a fresh clone: a virtualenv of its own, pipework with its test
-# extras, the real test services (SLURM, SGE, storage emulators, the local Batch API), then pytest.
+# extras, the real test services (SLURM, SGE, storage emulators, the local Batch API, PostgreSQL and
+# MariaDB for the run store), then pytest.
 #
 #   bash tests/run.sh                 # everything (needs root for the cluster services)
 #   bash tests/run.sh tests/unit -x   # extra arguments go to pytest
@@ -31,7 +32,7 @@ fi
 
 # services: each script exists only once its part of pipework does; all of them by default
 default_services=""
-for svc in storage slurm sge gbatch; do
+for svc in storage slurm sge gbatch postgres mariadb; do
   [ -f "tests/services/$svc.sh" ] && default_services="$default_services $svc"
 done
 SERVICES=${PW_SERVICES-$default_services}

@@ -102,6 +102,33 @@ def _last_run(workdir: str) -> str:
     return source
 
 
+_STORE_OPTION = click.option(
+    "--store", help="Run store: a SQLite file or a database URL (default: the store setting, PIPEWORK_STORE)."
+)
+_ALL_OPTION = click.option(
+    "--all", "all_projects", is_flag=True, help="Runs of every project, not only this one."
+)
+
+
+def _why_running(proc: str, index: int | None, store: str | None) -> bool:
+    """Print the reasons of PROC's jobs from this project's latest run while it runs; False when no
+    run of this project runs (or the store cannot be read): the plan says why, then."""
+    from .store.views import why_lines
+
+    try:
+        found = why_lines(_store(store), proc, index, project=os.getcwd())
+    except PipeworkError as exc:
+        if isinstance(exc, ConfigError) and exc.key == "why":
+            raise
+        return False
+    if found is None:
+        return False
+    note, lines = found
+    click.echo(f"pipework: {note}", err=True)
+    click.echo("\n".join(lines))
+    return True
+
+
 # -- pipework ... ----------------------------------------------------------------------------------
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
@@ -143,8 +170,14 @@ def run(ctx: click.Context, target: str) -> None:
 @click.option("-p", "--pipeline", "target", help="FILE[:Class] (default: the last run in the workdir)")
 @click.option("--workdir", default="./.pipework", show_default=True, help="Workdir of the last run.")
 @click.option("--profile", help="Profile to apply.")
-def why(proc: str, index: int | None, target: str | None, workdir: str, profile: str | None) -> None:
-    """Print why each job of PROC (or job INDEX) would run, one line per job."""
+@_STORE_OPTION
+def why(
+    proc: str, index: int | None, target: str | None, workdir: str, profile: str | None, store: str | None
+) -> None:
+    """Print why each job of PROC (or job INDEX) would run, one line per job; while this project's
+    latest run runs, why that run runs (or skips) each of them, from the run store."""
+    if _why_running(proc, index, store):
+        return
     cls = load_pipeline(target or _last_run(workdir))
     plans = {p.name: p for p in (cls(profile=profile) if profile else cls()).plan()}
     if proc not in plans:
@@ -267,100 +300,93 @@ def plugins() -> None:
         click.echo(f"  {name}  ({value})")
 
 
-def _store(path: str | None) -> Any:
+def _store(location: str | None) -> Any:
+    """The run store of ``--store``, else of the ``store`` setting (profiles, ``PIPEWORK_STORE``)."""
+    from .config import resolve
     from .store import RunStore
 
-    return RunStore(path)
+    if location is None:
+        location = resolve(attrs={})[0].store
+    return RunStore(location)
 
 
-def _when(stamp: float | None) -> str:
-    import time
-
-    return "-" if stamp is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
-
-
-_STORE_OPTION = click.option(
-    "--store", help="Run store file (default: the user state dir, or PIPEWORK_STORE)."
-)
+def _project(all_projects: bool) -> str | None:
+    """The project whose runs a command shows: the current directory (None with ``--all``)."""
+    return None if all_projects else os.getcwd()
 
 
 @cli.command()
 @click.option("-p", "--pipeline", help="Only runs of this pipeline.")
 @click.option("-n", "--limit", default=20, show_default=True, help="How many runs.")
+@_ALL_OPTION
 @_STORE_OPTION
-def history(pipeline: str | None, limit: int, store: str | None) -> None:
-    """List recent runs, newest first."""
-    runs = _store(store or os.environ.get("PIPEWORK_STORE")).runs(pipeline=pipeline, limit=limit)
+def history(pipeline: str | None, limit: int, all_projects: bool, store: str | None) -> None:
+    """List recent runs of this project (the current directory), newest first."""
+    from .store.views import history_lines
+
+    runs = _store(store).runs(pipeline=pipeline, project=_project(all_projects), limit=limit)
     if not runs:
-        click.echo("no runs recorded")
+        click.echo("no runs recorded" + ("" if all_projects else " in this directory (see --all)"))
         return
-    click.echo(f"{'run':>5}  {'pipeline':<20} {'state':<12} {'started':<19} {'seconds':>8}  scheduler")
-    for r in runs:
-        secs = f"{r.seconds:.1f}" if r.seconds is not None else "-"
-        click.echo(
-            f"{r.id:>5}  {r.pipeline:<20} {r.state:<12} {_when(r.started):<19} {secs:>8}  {r.scheduler}"
-        )
+    click.echo("\n".join(history_lines(runs)))
+
+
+def _run_or_latest(db: Any, run_id: int | None, all_projects: bool, pipeline: str | None = None) -> Any:
+    """Run ``run_id``, or the latest run of this project (of ``pipeline``); None when there is none."""
+    if run_id is not None:
+        return db.run(run_id)
+    return db.latest(pipeline=pipeline, project=_project(all_projects))
 
 
 @cli.command()
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=int, required=False)
+@_ALL_OPTION
 @_STORE_OPTION
-def show(run_id: int, store: str | None) -> None:
-    """Show one run: where it ran, each process's jobs, and the failed jobs."""
-    db = _store(store or os.environ.get("PIPEWORK_STORE"))
-    run = db.run(run_id)
-    click.echo(f"run {run.id}: pipeline {run.pipeline}, {run.state}")
-    click.echo(f"  started  {_when(run.started)}  ended {_when(run.ended)}  on {run.host} (pid {run.pid})")
-    click.echo(f"  workdir  {run.workdir}\n  outdir   {run.outdir}\n  scheduler {run.scheduler}")
-    for proc in db.procs(run_id):
-        counts = ", ".join(f"{n} {s}" for s, n in sorted(proc.counts.items()))
-        click.echo(f"  {proc.name}: {proc.njobs} jobs ({counts}) in {proc.seconds:.1f}s")
-    bad = [j for j in db.jobs(run_id) if j.state in ("failed", "killed", "lost")]
-    for job in bad:
-        click.echo(f"  {job.state}: {job.proc} job {job.index} rc={job.rc} dir={job.dir}")
+def show(run_id: int | None, all_projects: bool, store: str | None) -> None:
+    """Show a run (default: the latest of this project): where it ran, its processes, its failed jobs."""
+    from .store.views import run_lines
+
+    db = _store(store)
+    run = _run_or_latest(db, run_id, all_projects)
+    if run is None:
+        raise ConfigError(
+            "no runs recorded in this directory", hint="give a run id, or see pipework history --all"
+        )
+    click.echo("\n".join(run_lines(run, db.procs(run.id), db.jobs(run.id))))
 
 
 @cli.command()
 @click.argument("pipeline", required=False)
+@_ALL_OPTION
 @_STORE_OPTION
-def status(pipeline: str | None, store: str | None) -> None:
-    """Show the latest run (of PIPELINE), and whether its driver is still alive."""
-    from .lock import pid_alive
+def status(pipeline: str | None, all_projects: bool, store: str | None) -> None:
+    """Show the latest run of this project (of PIPELINE): its driver and live job counts per process."""
+    from .store.views import status_lines
 
-    db = _store(store or os.environ.get("PIPEWORK_STORE"))
-    runs = db.runs(pipeline=pipeline, limit=1)
-    if not runs:
-        click.echo("no runs recorded")
+    db = _store(store)
+    run = _run_or_latest(db, None, all_projects, pipeline)
+    if run is None:
+        click.echo("no runs recorded" + ("" if all_projects else " in this directory (see --all)"))
         return
-    run = runs[0]
-    state = run.state
-    if state == "running" and run.pid and not pid_alive(run.pid):
-        state = "running (driver gone: it was killed; run it again to resume)"
-    click.echo(f"run {run.id}: pipeline {run.pipeline}, {state}, started {_when(run.started)}")
-    for proc in db.procs(run.id):
-        counts = ", ".join(f"{n} {s}" for s, n in sorted(proc.counts.items()))
-        click.echo(f"  {proc.name}: {counts}")
+    click.echo("\n".join(status_lines(run, db.procs(run.id))))
 
 
 @cli.command()
 @click.argument("proc")
 @click.argument("index", type=int, default=0)
-@click.option("--run", "run_id", type=int, help="Run id (default: the latest run that has PROC).")
+@click.option(
+    "--run", "run_id", type=int, help="Run id (default: the latest run of this project that has PROC)."
+)
 @click.option("--stdout/--stderr", "which", default=None, help="Only one of the two streams.")
+@_ALL_OPTION
 @_STORE_OPTION
-def logs(proc: str, index: int, run_id: int | None, which: bool | None, store: str | None) -> None:
-    """Print the stdout and stderr of job INDEX of PROC."""
+def logs(
+    proc: str, index: int, run_id: int | None, which: bool | None, all_projects: bool, store: str | None
+) -> None:
+    """Print the stdout and stderr of job INDEX of PROC (also while the run runs)."""
     from . import paths
 
-    db = _store(store or os.environ.get("PIPEWORK_STORE"))
-    candidates = [db.run(run_id)] if run_id else db.runs(limit=50)
-    for run in candidates:
-        jobs = [j for j in db.jobs(run.id, proc) if j.index == index]
-        if jobs:
-            job = jobs[0]
-            break
-    else:
-        raise ConfigError(f"no job {index} of {proc!r} in the run store", hint="see pipework history / show")
+    job = _store(store).find_job(proc, index, run_id=run_id, project=_project(all_projects))
     streams = ["job.stdout", "job.stderr"] if which is None else ["job.stdout" if which else "job.stderr"]
     for name in streams:
         path = paths.join(job.dir, name)

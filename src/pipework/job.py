@@ -70,6 +70,11 @@ class Job:
             scheduler: the child's; negative: killed by that signal); None otherwise.
         moved_from: The index of the previous run's job that had its input values, when it was
             another row (rows were added or removed): that job's directory becomes this job's.
+        cpu_seconds: The CPU time (user + system, seconds) of its last attempt as its scheduler
+            measured it (the local scheduler: the child's rusage); None: the wrapper's ``job.usage``
+            is recorded instead.
+        peak_rss: The peak resident memory (bytes) of its last attempt as its scheduler measured it;
+            None as for ``cpu_seconds``.
     """
 
     spec: ProcSpec
@@ -92,6 +97,8 @@ class Job:
     native_state: str | None = None
     exit_status: int | None = None
     moved_from: int | None = None
+    cpu_seconds: float | None = None
+    peak_rss: int | None = None
 
     def __post_init__(self) -> None:
         if self.layout is _UNPLACED:

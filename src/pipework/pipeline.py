@@ -192,7 +192,14 @@ class Pipeline:
                 hint="choose another workdir (--workdir or the workdir attribute)",
             ) from exc
         started = time.monotonic()
-        await run.open_store(config.scheduler)
+        try:  # a store that cannot be reached fails the run here, before any job starts
+            njobs = {name: len(e.jobs) if e.channel is not None else None for name, e in expansions.items()}
+            await run.open_store(
+                list(specs.values()), njobs, source=_source(type(self)), profile=self._profile
+            )
+        except BaseException:
+            lock.release()
+            raise
         result = RunResult(pipeline=self.pipeline_name, workdir=run.pipeline_dir, outdir=run.outdir)
         progress.run_start(self.pipeline_name, list(specs))
         await run.hook(
@@ -220,8 +227,7 @@ class Pipeline:
         finally:
             result.seconds = time.monotonic() - started
             await run.close(kill=not ok)
-            if run.store is not None:
-                await run.record(run.store.end_run, state=ending)
+            await run.close_store(state=ending)
             progress.run_done(ok)
             await run.hook("on_run_done", pipeline=self.pipeline_name, ok=ok, seconds=result.seconds)
             lock.release()
@@ -360,6 +366,17 @@ def _check_attributes(cls: type[Pipeline]) -> None:
             key="profile",
             hint="profile is the name of a [profiles.NAME] table, e.g. profile = 'hpc'",
         )
+
+
+def _source(cls: type) -> str | None:
+    """``FILE:Class`` of a pipeline class defined in a file (None in a notebook or ``python -c``)."""
+    import inspect
+    import os
+
+    try:
+        return f"{os.path.abspath(inspect.getfile(cls))}:{cls.__qualname__}"
+    except (TypeError, OSError):
+        return None
 
 
 def _report(pipeline: str, failures: list[JobFailed], kept: int) -> str:

@@ -8,18 +8,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import paths
 from .channel import Channel
 from .config import RunConfig, build_scheduler_settings
-from .errors import JobFailed, PipeworkError, StorageError
+from .errors import JobFailed, PipeworkError
 from .plugins import PluginManager
 from .progress import Progress
 from .schedulers import Scheduler, get_scheduler_class
 from .spec import ProcSpec, scheduler_opts
-from .store import RunStore
+
+if TYPE_CHECKING:
+    from .store import Recorder, RunStore
 
 __all__ = ["RunContext", "RunResult", "run_tag"]
 
@@ -95,7 +99,8 @@ class RunContext:
         self.progress = progress
         self.plugins = plugins
         self.halting = False
-        self.store: RunStore | None = None
+        #: Writes the run to the run store as it happens (None: ``store = "none"``).
+        self.recorder: Recorder | None = None
         self.run_id: int | None = None
         self._schedulers: dict[str, Scheduler[Any]] = {}
         #: For each process, the rows that moved in this run (previous index -> this run's).
@@ -121,31 +126,52 @@ class RunContext:
         if self.plugins.has_hooks(name):
             await self.plugins.call(name, **kwargs)
 
-    async def open_store(self, scheduler: str) -> None:
-        """Record the run in the run store (a store that cannot be written is reported, not fatal)."""
-        store = RunStore(self.config.store)
-        try:
-            self.run_id = await asyncio.to_thread(
-                store.start_run,
-                pipeline=self.name,
-                workdir=self.pipeline_dir,
-                outdir=self.outdir,
-                scheduler=scheduler,
-            )
-        except StorageError as exc:
-            self.warn(f"the run is not recorded: {exc}")
-            return
-        self.store = store
+    async def open_store(
+        self,
+        specs: Sequence[ProcSpec],
+        njobs: Mapping[str, int | None],
+        *,
+        source: str | None,
+        profile: str | None,
+    ) -> None:
+        """Record the run's start in the run store, before any job starts, and start recording.
 
-    async def record(self, call: Any, *args: Any, **kwargs: Any) -> None:
-        """Write to the run store in a worker thread; on failure warn once and stop recording."""
-        if self.store is None or self.run_id is None:
+        Args:
+            specs: The run's processes, in order.
+            njobs: Each process's planned number of jobs (None: known once its upstream ran).
+            source: The pipeline's ``FILE:Class``, when known.
+            profile: The profile applied, if any.
+
+        Raises:
+            StoreUnreachable: When the store cannot be opened: the run fails before anything runs.
+        """
+        from .store import Recorder, RunStore, store_url  # here: ``import pipework`` stays cheap
+
+        if store_url(self.config.store) is None:  # store = "none": nothing is recorded
             return
-        try:
-            await asyncio.to_thread(call, self.run_id, *args, **kwargs)
-        except StorageError as exc:
-            self.warn(f"the run store stopped recording: {exc}")
-            self.store = None
+        store = RunStore(self.config.store)
+        schedulers = ",".join(sorted({spec.scheduler for spec in specs}))
+        file = source.rsplit(":", 1)[0] if source else None
+        self.run_id = await asyncio.to_thread(
+            _start_run, store, pipeline=self.name, workdir=self.pipeline_dir, outdir=self.outdir,
+            scheduler=schedulers, source=source, file=file, profile=profile,
+        )  # fmt: skip
+        loop = asyncio.get_running_loop()
+
+        def warn(message: str) -> None:  # from the recorder's thread
+            with contextlib.suppress(RuntimeError):  # the loop closed: nothing left to show it
+                loop.call_soon_threadsafe(self.warn, message)
+
+        self.recorder = Recorder(store.backend(), self.run_id, warn=warn)
+        self.recorder.procs_planned(specs, njobs)
+        self.recorder.start()
+
+    async def close_store(self, *, state: str) -> None:
+        """Write what is left to the run store and how the run ended (``done``, ``failed``,
+        ``interrupted``)."""
+        if self.recorder is not None:
+            recorder, self.recorder = self.recorder, None
+            await asyncio.to_thread(recorder.close, state=state)
 
     def warn(self, message: str) -> None:
         """Show a warning in the display."""
@@ -156,3 +182,17 @@ class RunContext:
         for sched in self._schedulers.values():
             with contextlib.suppress(PipeworkError, OSError):
                 await sched.close(kill=kill)
+
+
+def _start_run(store: RunStore, *, file: str | None, **columns: Any) -> int:
+    """Record a run's start with where it runs from (blocking: reads the pipeline's git checkout)."""
+    from ._version import __version__
+    from .store.meta import git_commit, user_name
+
+    return store.start_run(
+        **columns,
+        project=os.getcwd(),
+        username=user_name(),
+        version=__version__,
+        git_commit=git_commit(file) if file else None,
+    )

@@ -23,7 +23,6 @@ from .job import Job, JobBuilder, input_channel
 from .schedulers.base import JobEvent, Scheduler
 from .spec import ProcSpec
 from .state import JobState
-from .store import JobRecord
 
 if TYPE_CHECKING:
     from .plan import Expansion
@@ -106,6 +105,8 @@ class ProcRunner:
         found = await asyncio.to_thread(
             jobdir.prepare, jobs, spec.cache, check=not checked, moves=self.run.moves
         )
+        if self.run.recorder is not None:  # its jobs, their cache decisions and signatures
+            self.run.recorder.proc_started(spec, jobs, targets)
         cached = [j for j in jobs if j.state is JobState.CACHED]
         for job in cached:
             self._show(job, JobState.CACHED)
@@ -117,7 +118,7 @@ class ProcRunner:
             if self._book is not None:  # keep what finished cached, without hiding why the process stopped
                 await self._book.flush(quiet=True)
             raise  # the pipeline kills what runs, then calls stopped(): the store gets the final states
-        await self._record(jobs, started)
+        self._record("done", started)
         if self._book is not None:
             await self._book.flush()
         ok = {j for j in jobs if j.state in (JobState.DONE, JobState.CACHED)}
@@ -157,13 +158,15 @@ class ProcRunner:
             if not finals:
                 continue
             notes: list[str] = []
-            outcomes = await asyncio.to_thread(jobdir.finish, finals, scheduler.uploaded_outputs, notes=notes)
+            outcomes = await asyncio.to_thread(self._finish, finals, scheduler, notes)
             for note in notes:
                 self._warn_once(note)
             if self._book is not None:
                 await self._book.add([j for j, f in outcomes if f is None])
             retry: list[Job] = []
             for job, failure in outcomes:
+                if failure is not None and self.run.recorder is not None:
+                    self.run.recorder.job_failed(job, failure)
                 self._show(job, job.state)
                 await self.run.hook(
                     "on_job_done", proc=self.spec.name, index=job.index, state=job.state.value, rc=job.rc
@@ -208,7 +211,7 @@ class ProcRunner:
             self.run.progress.proc_not_run(self.spec.name, len(self.jobs))
         else:
             self.run.progress.proc_stopped(self.spec.name)
-        await self._record(self.jobs, self._started or time.monotonic())
+        self._record("stopped" if self._started is not None else "not run", self._started or time.monotonic())
 
     def _warn_once(self, note: str) -> None:
         """Warn of a job that wrote into its input: once per process and input."""
@@ -260,7 +263,10 @@ class ProcRunner:
     ) -> None:
         if not jobs:
             return
+        queued = time.time()
         await scheduler.dispatch(jobs, queue)
+        if self.run.recorder is not None:
+            self.run.recorder.submitted(jobs, queued=queued)
         for job in jobs:
             self._show(job, JobState.QUEUED)
             await self.run.hook("on_job_submitted", proc=self.spec.name, index=job.index, jid=job.jid)
@@ -270,15 +276,22 @@ class ProcRunner:
         if old is not state:
             self._shown[job] = state
             self.run.progress.job_state(self.spec.name, old, state)
+            if self.run.recorder is not None:
+                self.run.recorder.job_state(job, state)
 
-    async def _record(self, jobs: list[Job], started: float) -> None:
-        """Record the process and its jobs in the run store."""
-        if self.run.store is None:
-            return
-        records = [
-            JobRecord(j.proc, j.index, j.state.value, j.rc, j.attempts, j.jid, j.dir, j.cache_reason)
-            for j in jobs
-        ]
-        await self.run.record(
-            self.run.store.record_proc, name=self.spec.name, seconds=time.monotonic() - started, jobs=records
-        )
+    def _finish(
+        self, finals: list[Job], scheduler: Scheduler[Any], notes: list[str]
+    ) -> list[tuple[Job, JobFailed | None]]:
+        """Verify the jobs that ended and take what their wrappers measured (blocking: a worker thread)."""
+        outcomes = jobdir.finish(finals, scheduler.uploaded_outputs, notes=notes)
+        if self.run.recorder is not None:
+            self.run.recorder.measure(finals)
+        return outcomes
+
+    def _record(self, state: str, started: float) -> None:
+        """Record how the process ended in the run store (written within a second)."""
+        if self.run.recorder is not None:
+            counts = Counter(job.state.value for job in self.jobs)
+            seconds = time.monotonic() - started
+            self.run.recorder.proc_ended(self.spec.name, state=state, seconds=seconds, counts=counts,
+                                         njobs=len(self.jobs))  # fmt: skip

@@ -56,6 +56,11 @@ def render_wrapper(job: Job) -> str:
     ``printf``: readers take it only once it ends with a newline, so they never act on half a file (and
     no ``mv`` process is needed, which costs a fork and an exec per job).
 
+    Just before ``job.rc`` the trap writes ``job.usage`` (see :mod:`pipework.store.usage`): the start
+    and end times, the host, the CPU time of the wrapper and all it ran (bash's ``times``) and, for a
+    job in a cgroup of its own (a cluster's or a container's), the cgroup's peak memory. All with shell
+    builtins: measuring starts no process.
+
     The script runs in the foreground; schedulers signal the job's whole process group (or, on a
     cluster, every process of the job), so a signal ends the script and then runs the wrapper's trap.
     How a bash script is run is chosen by :func:`script_runner`.
@@ -67,11 +72,16 @@ def render_wrapper(job: Job) -> str:
     d = shlex.quote(job.layout.run_dir)
     setup = "\n".join(f"mkdir -p {shlex.quote(p)}" for p in job.layout.out_dirs)
     run = script_runner(job.spec.lang, job.script, strict=job.spec.strict)
+    # the local scheduler's jobs share the driver's cgroup: its peak memory would not be the job's
+    usage = _USAGE if job.spec.scheduler == "local" else _USAGE_CGROUP
     return f"""#!/usr/bin/env bash
 # pipework job wrapper: process {job.proc}, job {job.index} (generated; do not edit)
+_pw_t0=${{EPOCHREALTIME:-}}; [ -n "$_pw_t0" ] || printf -v _pw_t0 '%(%s)T' -1
 _pw_dir={d}
+{usage}
 _pw_finish() {{
   _pw_rc=$?
+  _pw_usage 2>/dev/null || :
   printf '%s\\n' "$_pw_rc" > "$_pw_dir/job.rc" ||
     printf 'pipework: cannot write %s/job.rc; the script exited %s\\n' "$_pw_dir" "$_pw_rc" >&2
   exit "$_pw_rc"
@@ -91,6 +101,49 @@ printf '%s\\n' "$$" > "$_pw_dir/job.pid"
 {setup}
 {run} > "$_pw_dir/job.stdout" 2> "$_pw_dir/job.stderr" < /dev/null
 """
+
+
+#: The wrapper's function that writes ``job.usage`` (times, host, CPU; no peak memory).
+_USAGE = r"""_pw_usage() {
+  local t1=${EPOCHREALTIME:-}
+  [ -n "$t1" ] || printf -v t1 '%(%s)T' -1
+  { printf 'pipework-usage 1
+start %s
+end %s
+host %s
+' "$_pw_t0" "$t1" "${HOSTNAME:-}"; times; } \
+    > "$_pw_dir/job.usage"
+}"""
+
+#: ... and the peak memory of the job's cgroup, when the wrapper is the only process left in it
+#: (cgroup v2 ``memory.peak``, v1 ``memory.max_usage_in_bytes``).
+_USAGE_CGROUP = r"""_pw_usage() {
+  local t1=${EPOCHREALTIME:-} line v1= v2= f= rss= procs=()
+  [ -n "$t1" ] || printf -v t1 '%(%s)T' -1
+  while IFS= read -r line; do
+    case $line in
+      0::*) v2=${line#0::} ;;
+      *:memory:*) v1=${line#*:memory:} ;;
+    esac
+  done < /proc/self/cgroup
+  if [ -n "$v1" ]; then
+    f=/sys/fs/cgroup/memory$v1; [ -r "$f/memory.max_usage_in_bytes" ] && rss=max_usage_in_bytes
+  elif [ -n "$v2" ]; then
+    f=/sys/fs/cgroup${v2%/}; [ -r "$f/memory.peak" ] || f=/sys/fs/cgroup/unified${v2%/}
+    [ -r "$f/memory.peak" ] && rss=peak
+  fi
+  if [ -n "$rss" ] && mapfile -t procs < "$f/cgroup.procs" && [ "${#procs[@]}" = 1 ] &&
+    [ "${procs[0]}" = "$$" ]; then read -r rss < "$f/memory.$rss" || rss=
+  else rss=
+  fi
+  { printf 'pipework-usage 1
+start %s
+end %s
+host %s
+rss %s
+' "$_pw_t0" "$t1" "${HOSTNAME:-}" "$rss"
+    times; } > "$_pw_dir/job.usage"
+}"""
 
 
 def parse_rc(text: str) -> int | None:

@@ -17,6 +17,10 @@ NEEDS = {
     "cloud": (lambda: all(os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "STORAGE_EMULATOR_HOST",
                                                       "AZURE_STORAGE_CONNECTION_STRING")),
               "storage emulators are not running: eval \"$(tests/services/storage.sh start)\""),
+    "postgres": (lambda: bool(os.environ.get("PIPEWORK_TEST_PG_URL")),
+                 "PostgreSQL is not running: eval \"$(tests/services/postgres.sh start)\""),
+    "mysql": (lambda: bool(os.environ.get("PIPEWORK_TEST_MYSQL_URL")),
+              "MariaDB is not running: eval \"$(tests/services/mariadb.sh start)\""),
 }  # fmt: skip
 
 

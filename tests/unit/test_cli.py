@@ -119,3 +119,30 @@ def test_traceback_only_with_debug(isolated: Path):
         res = subprocess.run([*how, "--forks", "0", "--debug"], capture_output=True, text=True)
         assert res.returncode == 1 and "Traceback" in res.stderr
         assert res.stderr.endswith("pipework: error: forks must be a positive int, got 0 (from argument)\n")
+
+
+def test_store_commands_show_this_projects_runs_unless_all(isolated: Path, monkeypatch):
+    from pipework.store import default_store_path
+
+    for project in ("one", "two"):
+        write(
+            isolated / project / "pipeline.py",
+            PIPELINE.replace("class Greet", f"class Greet{project.title()}"),
+        )
+        monkeypatch.chdir(isolated / project)
+        assert CliRunner().invoke(cli, ["run", "pipeline.py", "-q"]).exit_code == 0
+    runner = CliRunner()
+    here = runner.invoke(cli, ["history"]).output.splitlines()  # in two/
+    assert [line.split()[1] for line in here[1:]] == ["GreetTwo"] and here[1].endswith(str(isolated / "two"))
+    both = runner.invoke(cli, ["history", "--all"]).output.splitlines()
+    assert [line.split()[1] for line in both[1:]] == ["GreetTwo", "GreetOne"]
+    assert runner.invoke(cli, ["show"]).output.startswith("run 2: pipeline GreetTwo, done\n")
+    assert "Hello: 2 jobs (2 done)" in runner.invoke(cli, ["show"]).output
+    monkeypatch.chdir(isolated)
+    assert runner.invoke(cli, ["history"]).output == "no runs recorded in this directory (see --all)\n"
+    res = runner.invoke(cli, ["show"])
+    assert res.exit_code == 1 and "no runs recorded in this directory -- give a run id" in res.output
+    assert runner.invoke(cli, ["show", "--all"]).output.startswith("run 2: pipeline GreetTwo, done\n")
+    status = runner.invoke(cli, ["status", "--all"]).output
+    assert status.startswith("run 2: pipeline GreetTwo, done, started ") and "  Join: 1 done" in status
+    assert default_store_path().exists()

@@ -35,7 +35,7 @@ def test_runs_processes_and_jobs_are_recorded(isolated: Path):
     runner = CliRunner()
     store = ["--store", str(isolated / "runs.db")]
     out = runner.invoke(cli, ["history", *store]).output.splitlines()
-    assert out[0].split() == ["run", "pipeline", "state", "started", "seconds", "scheduler"]
+    assert out[0].split() == ["run", "pipeline", "state", "started", "seconds", "scheduler", "directory"]
     assert out[1].split()[:3] == [str(second.id), "P", "done"]
     out = runner.invoke(cli, ["show", str(first.id), *store]).output
     assert "Echo: 2 jobs (2 done)" in out
@@ -60,20 +60,27 @@ def test_a_failed_run_is_recorded_as_failed_with_its_job(isolated: Path):
     assert "failed: Fail job 0 rc=4" in out
 
 
-def test_an_unwritable_store_warns_but_the_run_succeeds(isolated: Path):
-    from pipework.progress import QuietProgress
+def test_a_store_that_cannot_be_opened_fails_the_run_before_any_job_starts(isolated: Path):
+    from pipework.store import StoreUnreachable
 
-    class Warn(QuietProgress):
-        messages: list[str] = []
+    class Ok(Proc):
+        script = "touch ran"
 
-        def warn(self, message: str) -> None:
-            self.messages.append(message)
+    Path("afile").write_text("x")
+    with pytest.raises(StoreUnreachable) as info:
+        run(make_pipeline(Ok, store="afile/runs.db"))
+    message = str(info.value)
+    assert message.startswith(f"run store {isolated / 'afile' / 'runs.db'} cannot be reached: ")
+    assert "make its directory writable or choose another file" in message
+    assert "store = 'none'" in message
+    assert not list(Path("wd").glob("P/Ok/0/job.*")) and not Path("wd/P/Ok/0/ran").exists()
+
+
+def test_store_none_records_nothing(isolated: Path):
+    from pipework.store import default_store_path
 
     class Ok(Proc):
         script = "true"
 
-    Path("afile").write_text("x")
-    progress = Warn()
-    result = make_pipeline(Ok, store="afile/runs.db")(progress=progress).run()
-    assert result.ok
-    assert progress.messages and "the run is not recorded" in progress.messages[0]
+    assert run(make_pipeline(Ok, store="none")).ok
+    assert not default_store_path().exists()
