@@ -1,8 +1,9 @@
 """The run store's cost: W1 (one process x 1,000 jobs, local) without a store, with the default SQLite
-store and with PostgreSQL, each row measured beside the others in the same run; and the rows stored
-per job.
+store and with PostgreSQL, each row measured beside the others in the same run; the rows stored per
+job; and ``pipework report`` on a 100,000-job run beside the time to write that run's rows.
 
-    python benchmarks/bench_store.py                 # SQLite vs none (about a minute)
+    python benchmarks/bench_store.py                 # SQLite vs none (about a minute), then the report
+    python benchmarks/bench_store.py --report-only --report-jobs 100000
     python benchmarks/bench_store.py --pg postgresql+psycopg://pipework:pipework@127.0.0.1:5433/pipework
     eval "$(tests/services/postgres.sh start)"; python benchmarks/bench_store.py   # PIPEWORK_TEST_PG_URL
 
@@ -17,7 +18,9 @@ printed: on a shared machine the CPU time varies much less.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -95,13 +98,153 @@ def rows_per_job(store: str, n: int) -> str:
     return ", ".join(counts)
 
 
+def synthetic_run(store: str, n: int, workdir: Path) -> tuple[int, float, float]:
+    """Record a run of four processes and ``n`` jobs through the engine's recorder, as a real driver
+    would (planned jobs, their attempts with measured times, CPU and memory; 1 % failed, 2 % retried),
+    without running any job. Returns its id, the wall and the CPU seconds the recorder took to write it.
+    """
+    from pipework import Proc
+    from pipework.errors import JobFailed
+    from pipework.plan import builders_for, expand
+    from pipework.state import JobState
+    from pipework.store import Recorder, RunStore
+    from pipework.store.usage import Usage
+
+    sizes = {"Align": n * 4 // 10, "Sort": n * 4 // 10, "Call": n * 19 // 100}
+    sizes["Merge"] = n - sum(sizes.values())
+    classes: list[type[Proc]] = []
+    for name, count in sizes.items():
+        attrs = {
+            "input": "i",
+            "input_data": list(range(count)),
+            "output": "o:file:o.txt",
+            "script": "true",
+            "export": False,
+            "resources": {"cpus": 2, "mem": "2G", "time": "10m"},
+            "__module__": __name__,
+        }
+        if classes:
+            attrs["requires"] = classes[-1]
+            attrs["input_data"] = list(range(count))
+        classes.append(type(name, (Proc,), attrs))
+    from pipework import Pipeline
+
+    pipe = type(
+        "Synthetic", (Pipeline,), {"starts": classes[0], "__module__": __name__, "workdir": str(workdir)}
+    )()
+    config = pipe.resolve_config()
+    specs = pipe.specs(config, pipe.build_dag())
+    builders = builders_for(specs, pipeline_dir=str(workdir / "Synthetic"), run_tag="bench")
+    planned = expand(specs, builders, outdir=str(workdir / "out"))
+    db = RunStore(store)
+    run_id = db.start_run(
+        pipeline="Synthetic",
+        workdir=str(workdir / "Synthetic"),
+        outdir=str(workdir / "out"),
+        scheduler="slurm",
+        project=os.getcwd(),
+    )
+    rng = random.Random(7)
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    recorder = Recorder(db.backend(), run_id, warn=print)
+    recorder.start()
+    recorder.procs_planned(list(specs.values()), {k: len(v.jobs) for k, v in planned.items()})
+    clock = time.time()
+    for k, (name, proc) in enumerate(planned.items()):
+        jobs = proc.jobs
+        recorder.proc_started(specs[name], jobs, {})
+        for job in jobs:
+            job.attempts, job.jid, job.state = 1, str(100000 + job.index), JobState.QUEUED
+        recorder.submitted(jobs, queued=clock)
+        for job in jobs:
+            attempt = recorder._current[job]  # a benchmark: what a wrapper would have measured
+            start = clock + rng.uniform(0, 600) + k * 600
+            wall = rng.lognormvariate(3.5 + k / 2, 0.5)
+            attempt.take(
+                Usage(
+                    start=start,
+                    end=start + wall,
+                    host=f"node{job.index % 64:02d}",
+                    cpu=wall * rng.uniform(0.3, 1.9),
+                    peak_rss=int(rng.lognormvariate(20 + k, 0.4)),
+                )
+            )
+            failed = rng.random() < 0.01
+            job.state, job.rc = (JobState.FAILED, 1) if failed else (JobState.DONE, 0)
+            if failed:
+                recorder.job_failed(job, JobFailed("failed with return code 1", proc=name, job=job.index))
+            recorder.job_state(job, job.state)
+        counts = {
+            "done": sum(j.state is JobState.DONE for j in jobs),
+            "failed": sum(j.state is JobState.FAILED for j in jobs),
+        }
+        recorder.proc_ended(name, state="done", seconds=600.0, counts=counts, njobs=len(jobs))
+    recorder.close(state="failed")
+    return run_id, time.perf_counter() - wall0, time.process_time() - cpu0
+
+
+def bench_report(root: Path, n: int) -> None:
+    """Time ``pipework report`` (a fresh process, as a user runs it) on an ``n``-job run; print a table."""
+    store = str(root / "report.sqlite")
+    run_id, write_wall, write_cpu = synthetic_run(store, n, root / "wd")
+    out = root / "report.html"
+    env = {**os.environ, "PIPEWORK_STORE": store}
+    cpu = root / "_cpu_report.txt"
+    (root / "_cpu.py").write_text(CPU)
+    (root / "_pipework.py").write_text("from pipework.cli import main\nmain()\n")
+    walls = []
+    for _ in range(3):
+        start = time.perf_counter()
+        subprocess.run(
+            [
+                PY,
+                str(root / "_cpu.py"),
+                str(cpu),
+                str(root / "_pipework.py"),
+                "report",
+                str(run_id),
+                "-o",
+                str(out),
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        walls.append(time.perf_counter() - start)
+    size = out.stat().st_size
+    data = out.read_text()
+    start = data.index('id="pw-data">') + len('id="pw-data">')
+    embedded = len(data[start : data.index("</script>", start)].encode())
+    jobs = len(json.loads(data[start : data.index("</script>", start)].replace("<\\/", "</"))["jobs"]["i"])
+    print(f"\n`pipework report` on a run of {n:,} jobs (4 processes, SQLite; median of 3 fresh processes)\n")
+    print("| step | wall | CPU | size | target |")
+    print("|---|---|---|---|---|")
+    print(
+        f"| write the run's rows (the recorder: jobs, attempts, artifacts) | {write_wall:.2f} s | "
+        f"{write_cpu:.2f} s | {Path(store).stat().st_size / 1e6:.1f} MB store | |"
+    )
+    print(
+        f"| `pipework report` (whole command: start-up, queries, page) | {statistics.median(walls):.2f} s | "
+        f"{float(cpu.read_text()):.2f} s | {size / 1e6:.1f} MB file ({embedded / 1e6:.1f} MB of it the jobs' "
+        f"JSON, {jobs:,} jobs) | < 10 s, < 20 MB |"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=1000, help="jobs of W1")
     ap.add_argument("--repeat", type=int, default=5, help="runs of each variant (medians compared)")
     ap.add_argument("--dir", default=None, help="where the workloads go (default: $TMPDIR)")
     ap.add_argument("--pg", default=os.environ.get("PIPEWORK_TEST_PG_URL"), help="a PostgreSQL URL to add")
+    ap.add_argument(
+        "--report-jobs", type=int, default=100_000, help="jobs of the run `pipework report` reads"
+    )
+    ap.add_argument("--report-only", action="store_true", help="only the report benchmark")
     args = ap.parse_args()
+    if args.report_only:
+        with tempfile.TemporaryDirectory(prefix="pw-bench-report-", dir=args.dir) as tmp:
+            bench_report(Path(tmp), args.report_jobs)
+        return
     n = args.jobs
     with tempfile.TemporaryDirectory(prefix="pw-bench-store-", dir=args.dir) as tmp:
         root = Path(tmp)
@@ -135,9 +278,14 @@ def main() -> None:
     print(
         f"| sqlite, first run on a new store (schema created) | {first[0]:.2f} s | | {first[1]:.2f} s | | | |"
     )
-    print("\nall runs (wall s / CPU s): " + "; ".join(
-        f"{name}: " + ", ".join(f"{w:.2f}/{c:.2f}" for w, c in runs) for name, runs in times.items()
-    ))  # fmt: skip
+    print(
+        "\nall runs (wall s / CPU s): "
+        + "; ".join(
+            f"{name}: " + ", ".join(f"{w:.2f}/{c:.2f}" for w, c in runs) for name, runs in times.items()
+        )
+    )
+    with tempfile.TemporaryDirectory(prefix="pw-bench-report-", dir=args.dir) as tmp:
+        bench_report(Path(tmp), args.report_jobs)
 
 
 if __name__ == "__main__":

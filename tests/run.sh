@@ -23,11 +23,12 @@ fi
 "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | quiet_pip
 "$VENV/bin/python" -m pip install -q -e "$ROOT[test,all]" -e "$ROOT/examples/scheduler_plugin" 2>&1 | quiet_pip
 
-# the bioinformatics tools some tests run as a user would (bwa, samtools, bcftools), from Debian
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! command -v bwa >/dev/null; then
-  echo "tests/run.sh: installing bwa samtools bcftools" >&2
-  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q bwa samtools bcftools; } \
-    >/dev/null 2>&1 || echo "tests/run.sh: could not install bwa/samtools/bcftools" >&2
+# the bioinformatics tools some tests run as a user would (bwa, samtools, bcftools), and the headless
+# Chromium the report's tests load it in, from Debian
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && { ! command -v bwa || ! command -v chromium; } >/dev/null; then
+  echo "tests/run.sh: installing bwa samtools bcftools chromium chromium-driver" >&2
+  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q bwa samtools bcftools chromium chromium-driver; } \
+    >/dev/null 2>&1 || echo "tests/run.sh: could not install bwa/samtools/bcftools/chromium" >&2
 fi
 
 # services: each script exists only once its part of pipework does; all of them by default

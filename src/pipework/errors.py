@@ -19,6 +19,7 @@ __all__ = [
     "SchedulerError",
     "SpecError",
     "StorageError",
+    "StoreUnreachable",
     "TemplateError",
 ]
 
@@ -167,6 +168,24 @@ class DagError(PipeworkError):
 
 class StorageError(PipeworkError):
     """A local or cloud path cannot be read, written or listed."""
+
+
+class StoreUnreachable(StorageError):
+    """The run store cannot be opened: its server is down, the URL is wrong, its file cannot be
+    written, or its driver is not installed.
+
+    Args:
+        message: What happened.
+        url: The store's URL, its password hidden.
+        hint: The fix.
+
+    Attributes:
+        url: The store's URL, its password hidden.
+    """
+
+    def __init__(self, message: str, *, url: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.url = url
 
 
 class SchedulerError(PipeworkError):

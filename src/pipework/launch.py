@@ -1,9 +1,10 @@
 """The command line of one pipeline: ``python pipeline.py`` (``Pipeline.main``) and ``pipework run FILE``.
 
-It parses the options, runs the pipeline (or prints its plan with ``--dry-run``), prints the outcome
-and returns the exit code: 0, or 1 after printing a :class:`~pipework.errors.PipeworkError`'s message
-(a traceback only with ``--debug``). It knows the pipeline only through :class:`Launchable`, so it sits
-below ``pipeline.py`` and ``cli.py`` and imports neither.
+It parses the options, runs the pipeline (or prints its plan with ``--dry-run``), writes its HTML
+report with ``--report FILE``, prints the outcome and returns the exit code: 0, or 1 after printing a
+:class:`~pipework.errors.PipeworkError`'s message (a traceback only with ``--debug``). It knows the
+pipeline only through :class:`Launchable`, so it sits below ``pipeline.py`` and :mod:`pipework.cli`
+and imports neither.
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ def launch(cls: type[Launchable], argv: Sequence[str] | None, *, prog: str, sour
         finally:
             if pipeline.config is not None and source:
                 _remember(pipeline.config, source, _overrides(args))
+            if args.report and pipeline.config is not None:
+                _report(pipeline, args.report)
     except PipelineFailed as exc:
         if args.debug:
             traceback.print_exc()
@@ -116,6 +119,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--scheduler", help="local, slurm, sge, gbatch or a plugin's name")
     p.add_argument("--no-cache", action="store_true", help="rerun every job")
     p.add_argument("--dry-run", action="store_true", help="print the plan (jobs, cached and why) and exit")
+    p.add_argument("--report", metavar="FILE", help="write the run's HTML report to FILE (also if it fails)")
     p.add_argument("-q", "--quiet", action="store_true", help="show only warnings and failures")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
@@ -149,6 +153,34 @@ def _print_outcome(result: RunResult, *, quiet: bool) -> None:
         print(f"outputs: {result.outdir}", file=sys.stderr)
     for failure in result.failures:
         print(failure.report(), file=sys.stderr)
+
+
+def _report(pipeline: Launchable, path: str) -> None:
+    """Write the HTML report of the run that just ended (this driver's latest in the run store); a
+    report that cannot be written is a warning, never the run's outcome."""
+    from .store import RunStore, store_url
+    from .store.meta import host_name
+
+    assert pipeline.config is not None
+    if store_url(pipeline.config.store) is None:
+        print("pipework: warning: --report needs the run store (store is 'none')", file=sys.stderr)
+        return
+    try:
+        db = RunStore(pipeline.config.store)
+        try:
+            run = db.latest(pipeline=pipeline.pipeline_name, project=os.getcwd())
+            if run is None or run.pid != os.getpid() or run.host != host_name():
+                print("pipework: warning: --report: this run is not in the run store", file=sys.stderr)
+                return
+            from .report import write_report
+
+            size = write_report(db, run.id, path)
+        finally:
+            db.close()
+    except (PipeworkError, OSError) as exc:
+        print(f"pipework: warning: the report could not be written: {exc}", file=sys.stderr)
+        return
+    print(f"report: {path} ({size / 1e6:.1f} MB)", file=sys.stderr)
 
 
 def _remember(config: RunConfig, source: str, overrides: dict[str, Any]) -> None:

@@ -6,9 +6,10 @@ manifest, ``job.stage.json``, to the job directory. The scheduler then runs::
     python -m pipework.stage run <job dir>          # the job dir may be gs://, s3://, az:// or local
 
 which fetches the wrapper and script (cloud job dir), downloads the cloud inputs, runs the unchanged job
-wrapper, uploads the declared outputs of a successful script, then stdout, stderr and finally ``job.rc``
-(so a reader never sees an rc before the outputs are in place), and removes what it staged. Users never
-call a cloud CLI in their scripts. A failed upload fails the job, with the reason in its stderr.
+wrapper, uploads the declared outputs of a successful script, then stdout, stderr, ``job.usage`` and
+finally ``job.rc`` (so a reader never sees an rc before the outputs are in place), and removes what it
+staged. Users never call a cloud CLI in their scripts. A failed upload fails the job, with the reason in
+its stderr.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ __all__ = ["MANIFEST", "Manifest", "local_input", "note", "run", "stage_root"]
 MANIFEST = "job.stage.json"
 #: Inputs of one job downloaded at a time.
 PARALLEL_DOWNLOADS = 8
-_META = ("job.stdout", "job.stderr")
+#: What a staged job's wrapper leaves beside its outputs, uploaded (when not empty) before ``job.rc``:
+#: its streams and what it measured (``job.usage``, read into the run store).
+_META = ("job.stdout", "job.stderr", "job.usage")
 
 
 def stage_root() -> str:
@@ -129,7 +132,8 @@ def stage_in(jobdir: str, manifest: Manifest, *, files: dict[str, str] | None = 
 
 
 def stage_out(jobdir: str, manifest: Manifest, rc: int, *, uploaded: list[str] | None = None) -> int:
-    """Upload a successful job's outputs, then its stdout, stderr and (last) job.rc; clean the stage dir.
+    """Upload a successful job's outputs, then its stdout, stderr, job.usage and (last) job.rc; clean the
+    stage dir.
 
     An empty stdout or stderr is not uploaded (readers take a missing one as empty): most jobs write
     their results to files, and each object costs a request.

@@ -12,8 +12,9 @@ store whose schema is current, which needs only ``sqlite3``).
 
 from __future__ import annotations
 
+from ..errors import StoreUnreachable
 from .db import RunStore
-from .location import StoreUnreachable, default_store_path, redact, store_url
+from .location import default_store_path, redact, store_url
 from .recorder import Recorder
 from .records import ArtifactRecord, AttemptRecord, JobRecord, ProcRecord, RunRecord
 from .tables import VERSION

@@ -17,7 +17,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .location import StoreUnreachable, dialect_of, shown, sqlite_path, unreachable
+from ..errors import StoreUnreachable
+from .location import dialect_of, shown, sqlite_path, unreachable
 from .tables import TABLES, VERSION
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import paths
@@ -19,19 +19,28 @@ from ..state import JobState
 
 if TYPE_CHECKING:
     from ..job import Job
+    from .usage import Usage
 
 __all__ = [
+    "CLOCK_SKEW",
     "JOB_STATE",
     "Attempt",
     "artifact_rows",
     "attempt_row",
     "consumer_rows",
+    "fact_rows",
+    "input_facts",
     "job_row",
     "job_update",
     "sig_hash",
     "signature_changes",
     "signature_row",
 ]
+
+
+#: Seconds a wrapper's start may precede its attempt's submission (clocks of nodes and driver differ)
+#: before its ``job.usage`` is taken for an earlier attempt's.
+CLOCK_SKEW = 5.0
 
 
 class Attempt:
@@ -73,6 +82,12 @@ class Attempt:
         self.failure: str | None = None
         self.native_state: str | None = None
         self.final = False
+
+    def take(self, usage: Usage | None) -> None:
+        """Take what the job's wrapper measured (when it is this attempt's, not an earlier one's)."""
+        if usage is not None and (self.queued is None or (usage.start or 0) >= self.queued - CLOCK_SKEW):
+            self.host, self.started, self.ended = usage.host, usage.start, usage.end
+            self.wall, self.cpu, self.peak_rss = usage.wall, usage.cpu, usage.peak_rss
 
     def measured(self) -> dict[str, Any]:
         """The columns an attempt shares with its job row."""
@@ -247,4 +262,60 @@ def consumer_rows(run_id: int, job: Job) -> list[dict[str, Any]]:
                     "uri": str(uri),
                 }
             )
+    return rows
+
+
+#: What a signature knows of one input path: size, mtime and checksum (each None when unknown).
+Fact = tuple[int | None, float | None, str | None]
+
+
+def _fact(fact: Any) -> Fact | None:
+    """A signature's fact of one path (``[path, size, mtime]``, ``[path, hash]`` or a directory's
+    ``[path, {file: [size, mtime] or hash}]``) as size, mtime, checksum."""
+    if not isinstance(fact, list) or len(fact) < 2:
+        return None
+    if len(fact) == 3 and isinstance(fact[1], int):
+        return fact[1], fact[2] if isinstance(fact[2], (int, float)) else None, None
+    if len(fact) == 2 and isinstance(fact[1], str):
+        return None, None, f"sha256:{fact[1]}"
+    if len(fact) == 2 and isinstance(fact[1], dict):
+        files = list(fact[1].values())
+        if files and all(isinstance(f, list) and len(f) == 2 for f in files):
+            return sum(int(f[0] or 0) for f in files), max(float(f[1] or 0) for f in files), None
+    return None
+
+
+def input_facts(job: Job) -> dict[str, Fact]:
+    """What a job's signature knows of its path inputs (from the cache check's listing of a bucket, or
+    a hash with ``cache = "content"``), by path: no request, no read."""
+    files = (job.signature or {}).get("files") or {}
+    out: dict[str, Fact] = {}
+    for spec in job.spec.inputs:
+        if not spec.is_path or spec.name not in files:
+            continue
+        value = job.inputs.get(spec.name)
+        values = [v for v in (value if isinstance(value, (list, tuple)) else [value]) if v is not None]
+        for path, fact in zip(values, files[spec.name], strict=False):
+            found = _fact(fact)
+            if found is not None and found != (None, None, None):
+                out[str(path)] = found
+    return out
+
+
+def fact_rows(
+    run_id: int, readers: Sequence[Job], unsized: Mapping[str, tuple[str, int, str]]
+) -> dict[str, dict[str, Any]]:
+    """Rows completing outputs recorded without a size or checksum (``unsized``: URI -> their job and
+    name), from what their readers' signatures hold (a listing of the bucket, a hash of the file): no
+    request of their own. One row per output, by URI."""
+    rows: dict[str, dict[str, Any]] = {}
+    if not unsized:
+        return rows
+    for job in readers:
+        for uri, (nbytes, mtime, checksum) in input_facts(job).items():
+            key = unsized.get(uri)
+            if key is not None and uri not in rows:
+                proc, idx, name = key
+                rows[uri] = {"run_id": run_id, "proc": proc, "idx": idx, "name": name, "nbytes": nbytes,
+                             "mtime": mtime, "checksum": checksum}  # fmt: skip
     return rows

@@ -216,7 +216,8 @@ class RunStore:
             counts = json.loads(row["counts"] or "{}")
             if row["name"] in live and (row["state"] in ("pending", "running") or not counts):
                 counts = live[row["name"]]
-            out.append(from_row(ProcRecord, row, counts=counts))
+            requires = tuple(n for n in (row["requires"] or "").split(",") if n)
+            out.append(from_row(ProcRecord, row, counts=counts, requires=requires))
         return out
 
     def jobs(self, run_id: int, proc: str | None = None, index: int | None = None) -> list[JobRecord]:

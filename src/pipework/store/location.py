@@ -12,9 +12,9 @@ import os
 import re
 from pathlib import Path
 
-from ..errors import StorageError
+from ..errors import StoreUnreachable
 
-__all__ = ["DISABLED", "StoreUnreachable", "default_store_path", "redact", "sqlite_path", "store_url"]
+__all__ = ["DISABLED", "default_store_path", "redact", "sqlite_path", "store_url", "unreachable"]
 
 #: ``store`` values that turn recording off.
 DISABLED = frozenset({"none", "off", "false", "no"})
@@ -23,24 +23,6 @@ DISABLED = frozenset({"none", "off", "false", "no"})
 _DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg", "mysql": "mysql+pymysql",
             "mariadb": "mariadb+pymysql"}  # fmt: skip
 _EXTRAS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
-
-
-class StoreUnreachable(StorageError):
-    """The run store cannot be opened: its server is down, the URL is wrong, its file cannot be
-    written, or its driver is not installed.
-
-    Args:
-        message: What happened.
-        url: The store's URL, its password hidden.
-        hint: The fix.
-
-    Attributes:
-        url: The store's URL, its password hidden.
-    """
-
-    def __init__(self, message: str, *, url: str, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.url = url
 
 
 def default_store_path() -> Path:

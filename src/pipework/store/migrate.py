@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterator
 import sqlalchemy as sa
 
 from .._version import __version__
+from ..errors import StoreUnreachable
 from . import schema
-from .location import StoreUnreachable, shown
+from .location import shown
 from .tables import VERSION
 
 __all__ = ["current_version", "ensure"]
@@ -124,5 +125,10 @@ def _to_2(conn: sa.Connection) -> None:
         conn.execute(sa.text("UPDATE procs SET seq = rowid WHERE seq IS NULL"))
 
 
+def _to_3(conn: sa.Connection) -> None:
+    """2 -> 3: the processes each process requires (the DAG the report draws)."""
+    _add_missing_columns(conn, schema.procs)
+
+
 #: The migration to each version from the one before.
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {2: _to_2}
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {2: _to_2, 3: _to_3}

@@ -9,29 +9,31 @@ with the next batch; the run goes on, with one warning.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import paths
 from ..state import JobState
 from .backend import Backend, insert_sql, update_sql
+from .batch import Batch
 from .capture import (
     JOB_STATE,
     Attempt,
     artifact_rows,
     attempt_row,
     consumer_rows,
+    fact_rows,
     job_row,
     job_update,
     signature_changes,
     signature_row,
 )
 from .tables import TABLES
-from .usage import read_usage
+from .usage import USAGE_FILE, Usage, read_cloud_usage, read_usage
 
 if TYPE_CHECKING:
     from ..errors import JobFailed
@@ -45,9 +47,6 @@ FLUSH_INTERVAL = 1.0
 #: Seconds between two heartbeats of the run row while nothing else changes (``pipework status``
 #: tells a live driver on another host by it).
 HEARTBEAT = 15.0
-#: Seconds a wrapper's start may precede its attempt's submission (clocks of nodes and driver differ)
-#: before its ``job.usage`` is taken for an earlier attempt's.
-CLOCK_SKEW = 5.0
 
 _MEASURED = ["host", "queued", "submitted", "started", "ended", "wall", "cpu", "peak_rss", "failure",
              "native_state"]  # fmt: skip
@@ -64,38 +63,13 @@ _SQL = {
     "attempts~": update_sql("attempts", TABLES["attempts"].names),
     "artifacts+": insert_sql("artifacts", TABLES["artifacts"].names),
     "consumers+": insert_sql("consumers", TABLES["consumers"].names),
+    # what a reader's signature says of an output the producer could not size (on a bucket) or hash
+    "artifacts~facts": update_sql("artifacts", ["nbytes", "mtime", "checksum"]).replace(
+        "nbytes = :nbytes, mtime = :mtime, checksum = :checksum",
+        "nbytes = COALESCE(nbytes, :nbytes), mtime = COALESCE(mtime, :mtime), "
+        "checksum = COALESCE(checksum, :checksum)",
+    ),
 }
-
-
-@dataclass
-class _Batch:
-    """What changed since the last write."""
-
-    procs: list[dict[str, Any]] = field(default_factory=list)
-    proc_updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    jobs: list[Job] = field(default_factory=list)
-    dirty_jobs: dict[Job, None] = field(default_factory=dict)
-    attempts: list[Attempt] = field(default_factory=list)
-    dirty_attempts: dict[Attempt, None] = field(default_factory=dict)
-    artifacts: list[tuple[Job, dict[str, str]]] = field(default_factory=list)
-    consumers: list[Job] = field(default_factory=list)
-    run: dict[str, Any] = field(default_factory=dict)
-
-    def empty(self) -> bool:
-        return not (self.procs or self.proc_updates or self.jobs or self.dirty_jobs or self.attempts
-                    or self.dirty_attempts or self.artifacts or self.consumers or self.run)  # fmt: skip
-
-    def merge(self, later: _Batch) -> None:
-        """Add a later batch's changes to this one (a write failed: both go together next time)."""
-        self.procs += later.procs
-        self.proc_updates += later.proc_updates
-        self.jobs += later.jobs
-        self.dirty_jobs.update(later.dirty_jobs)
-        self.attempts += later.attempts
-        self.dirty_attempts.update(later.dirty_attempts)
-        self.artifacts += later.artifacts
-        self.consumers += later.consumers
-        self.run.update(later.run)
 
 
 class Recorder:
@@ -119,7 +93,7 @@ class Recorder:
         self.interval = interval
         self._warn = warn
         self._lock = threading.Lock()
-        self._batch = _Batch()
+        self._batch = Batch()
         self._current: dict[Job, Attempt] = {}
         self._offsets: dict[str, int] = {}
         self._next_task = 1
@@ -129,6 +103,10 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._beat = time.time()
         self._failing: str | None = None
+        #: Outputs recorded without a size (on a bucket) or checksum: ``uri -> (proc, idx, name)``,
+        #: completed from the facts in their readers' signatures.
+        self._unsized: dict[str, tuple[str, int, str]] = {}
+        self._hashing = False  # a process hashes its inputs (cache = "content")
         #: Rows written so far (inserts and updates), and writes (transactions).
         self.rows_written = 0
         self.writes = 0
@@ -161,9 +139,11 @@ class Recorder:
                     "req_mem_mib": res.mem_mib,
                     "req_time_s": res.time_s,
                     "req_gpus": res.gpus,
+                    "requires": ",".join(spec.requires),
                 }
             )
         total = sum(n or 0 for n in njobs.values())
+        self._hashing = any(spec.cache == "content" for spec in specs)
         with self._lock:
             self._batch.procs += rows
             self._batch.run["njobs"] = total
@@ -259,21 +239,19 @@ class Recorder:
     def measure(self, jobs: Sequence[Job]) -> None:
         """Take what each ended job's wrapper measured (its ``job.usage``) and what its scheduler did
         (``job.cpu_seconds``, ``job.peak_rss``). Blocking: reads a small file per job with a local
-        directory."""
-        found = {}
-        for job in jobs:
-            run_dir = job.layout.run_dir
-            found[job] = None if paths.is_cloud(run_dir) else read_usage(run_dir)
+        directory; those on a bucket are read by the recorder's thread, many at a time, before its
+        next write."""
+        found = {job: read_usage(job.layout.run_dir) for job in jobs if not job.layout.remote}
+        context = contextvars.copy_context() if len(found) < len(jobs) else None
         with self._lock:
-            for job, usage in found.items():
+            for job in jobs:
                 attempt = self._current.get(job)
                 if attempt is None:
                     continue
-                if usage is not None and (
-                    attempt.queued is None or (usage.start or 0) >= attempt.queued - CLOCK_SKEW
-                ):
-                    attempt.host, attempt.started, attempt.ended = usage.host, usage.start, usage.end
-                    attempt.wall, attempt.cpu, attempt.peak_rss = usage.wall, usage.cpu, usage.peak_rss
+                if job in found:
+                    attempt.take(found[job])
+                elif context is not None:
+                    self._batch.usage.append((attempt, paths.join(job.dir, USAGE_FILE), context))
                 if job.cpu_seconds is not None:
                     attempt.cpu = job.cpu_seconds
                 if job.peak_rss is not None:
@@ -296,12 +274,13 @@ class Recorder:
         """Write what changed since the last write, in one transaction; False when it failed (the
         changes are kept for the next one)."""
         with self._lock:
-            batch, self._batch = self._batch, _Batch()
+            batch, self._batch = self._batch, Batch()
             if batch.empty() and time.time() - self._beat < HEARTBEAT:
                 return True
         self._beat = time.time()
         batch.run.setdefault("heartbeat", self._beat)
-        statements = self._statements(batch)
+        self._read_usage(batch)
+        statements, sized = self._statements(batch)
         try:
             with self.backend.transaction() as tx:
                 for sql, rows in statements:
@@ -314,6 +293,8 @@ class Recorder:
             return False
         self.writes += 1
         self.rows_written += sum(len(rows) for _, rows in statements)
+        for uri in sized:
+            self._unsized.pop(uri, None)
         self._forget(batch)
         if self._failing:
             self._failing = None
@@ -337,8 +318,29 @@ class Recorder:
                 f"retrying every {self.interval:g} s"
             )
 
-    def _statements(self, batch: _Batch) -> list[tuple[str, list[dict[str, Any]]]]:
-        """The statements of one write, parents before children, inserts before updates."""
+    def _read_usage(self, batch: Batch) -> None:
+        """Read the ``job.usage`` objects of a batch's attempts on buckets (many at a time)."""
+        if not batch.usage:
+            return
+        by_context: dict[int, tuple[contextvars.Context, list[str]]] = {}  # contexts do not hash
+        for _, url, context in batch.usage:
+            by_context.setdefault(id(context), (context, []))[1].append(url)
+        found: dict[str, Usage | None] = {}
+        for context, urls in by_context.values():
+            found.update(context.copy().run(read_cloud_usage, urls))
+        with self._lock:
+            for attempt, url, _ in batch.usage:
+                cpu, rss = attempt.cpu, attempt.peak_rss  # the scheduler's own measure wins
+                attempt.take(found.get(url))
+                attempt.cpu = cpu if cpu is not None else attempt.cpu
+                attempt.peak_rss = rss if rss is not None else attempt.peak_rss
+                batch.dirty_attempts[attempt] = None
+                batch.dirty_jobs[attempt.job] = None
+        batch.usage = []
+
+    def _statements(self, batch: Batch) -> tuple[list[tuple[str, list[dict[str, Any]]]], list[str]]:
+        """The statements of one write, parents before children, inserts before updates; and the
+        outputs whose size or checksum they complete."""
         run_id = self.run_id
         out: list[tuple[str, list[dict[str, Any]]]] = [("procs+", batch.procs)]
         out += [(key, [row]) for key, row in batch.proc_updates]
@@ -360,19 +362,23 @@ class Recorder:
         out.append(
             ("attempts~", [attempt_row(run_id, a) for a in batch.dirty_attempts if a not in new_attempts])
         )
-        out.append(
-            ("artifacts+", [r for job, exp in batch.artifacts for r in artifact_rows(run_id, job, exp)])
-        )
+        made = [r for job, exp in batch.artifacts for r in artifact_rows(run_id, job, exp)]
+        for row in made:
+            if row["kind"] != "var" and (row["nbytes"] is None or self._hashing):
+                self._unsized[row["uri"]] = (row["proc"], row["idx"], row["name"])
+        out.append(("artifacts+", made))
         out.append(("consumers+", [r for job in batch.consumers for r in consumer_rows(run_id, job)]))
+        facts = fact_rows(run_id, batch.consumers, self._unsized)
+        out.append(("artifacts~facts", list(facts.values())))
         if batch.run:
             cols = sorted(batch.run)
             out.append((update_sql("runs", ["id", *cols]), [{"id": run_id, **batch.run}]))
-        return [(_SQL.get(sql, sql), rows) for sql, rows in out if rows]
+        return [(_SQL.get(sql, sql), rows) for sql, rows in out if rows], list(facts)
 
     def _task(self, job: Job) -> int:
         return self._offsets.get(job.proc, 0) + job.index + 1
 
-    def _forget(self, batch: _Batch) -> None:
+    def _forget(self, batch: Batch) -> None:
         """Drop the attempts that ended and are written (the job rows keep their last values)."""
         with self._lock:
             for attempt in (*batch.attempts, *batch.dirty_attempts):

@@ -86,6 +86,7 @@ class ProcRecord:
         req_mem_mib: Requested memory per job (MiB).
         req_time_s: Requested wall-time limit per job (seconds).
         req_gpus: Requested GPUs per job.
+        requires: The processes it requires (empty before schema 3).
     """
 
     name: str
@@ -101,6 +102,7 @@ class ProcRecord:
     req_mem_mib: int | None = None
     req_time_s: int | None = None
     req_gpus: int | None = None
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ __all__ = ["TABLES", "VERSION", "Column", "Table"]
 
 #: The schema version this pipework writes. 1: runs, procs and jobs (pipework before the live
 #: store, no ``schema_version`` table). 2: run metadata, live job rows, attempts, artifacts, consumers.
-VERSION = 2
+#: 3: the processes each process requires (``procs.requires``: the run's DAG).
+VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,8 @@ PROCS = Table(
         _c("scheduler", "key"),
         _c("cache", "key"),
         *_REQUESTED,
+        # 3
+        _c("requires"),  # the processes it requires, comma-separated
     ),
 )
 JOBS = Table(

@@ -14,14 +14,19 @@ shell builtins only (no process is started to measure)::
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextvars
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["USAGE_FILE", "Usage", "parse_usage", "read_usage"]
+__all__ = ["USAGE_FILE", "Usage", "parse_usage", "read_cloud_usage", "read_usage"]
 
 #: The file the wrapper writes in the directory the job runs in.
 USAGE_FILE = "job.usage"
+#: ``job.usage`` objects read from a bucket at a time (each is one small request).
+PARALLEL_READS = 16
 
 _TIMES = re.compile(r"^(\d+)m(\d+(?:[.,]\d+)?)s\s+(\d+)m(\d+(?:[.,]\d+)?)s$")
 
@@ -99,3 +104,22 @@ def read_usage(run_dir: str) -> Usage | None:
     finally:
         os.close(fd)
     return parse_usage(data.decode("utf-8", errors="replace"))
+
+
+def _read_cloud(url: str) -> Usage | None:
+    from .. import paths
+
+    try:
+        return parse_usage(paths.read_text(url))
+    except Exception:  # a missing or unreadable file: the attempt keeps the driver's times
+        return None
+
+
+def read_cloud_usage(urls: Sequence[str]) -> dict[str, Usage | None]:
+    """The usage in ``job.usage`` objects on a bucket (URLs), :data:`PARALLEL_READS` requests at a
+    time, in the caller's context (the run's storage settings). Blocking."""
+    if len(urls) <= 1:
+        return {url: _read_cloud(url) for url in urls}
+    with concurrent.futures.ThreadPoolExecutor(min(PARALLEL_READS, len(urls))) as pool:
+        futures = {url: pool.submit(contextvars.copy_context().run, _read_cloud, url) for url in urls}
+        return {url: future.result() for url, future in futures.items()}
