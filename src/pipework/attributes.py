@@ -7,16 +7,28 @@ contents matter too. Each error names the process, the attribute and what to wri
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .errors import PipeworkError, SpecError
+from .errors import ConfigError, PipeworkError, SpecError
+from .resources import JobFunction, Resources, split_functions
 
 if TYPE_CHECKING:
     from .proc import Proc
 
-__all__ = ["TEMPLATE_ENGINES", "check_template_opts", "check_types", "static_input_data", "suggest"]
+__all__ = [
+    "FAILURE_KINDS",
+    "TEMPLATE_ENGINES",
+    "Requests",
+    "check_requests",
+    "check_retry_on",
+    "check_template_opts",
+    "check_types",
+    "static_input_data",
+    "suggest",
+]
 
 
 def suggest(word: str, choices: Sequence[str]) -> str:
@@ -35,7 +47,15 @@ _ATTRIBUTE_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
     "scheduler_opts": (Mapping, "a dict of options, e.g. scheduler_opts = {'partition': 'short'}"),
     "template_opts": (Mapping, "a dict, e.g. template_opts = {'engine': 'liquid'}"),
     "export": (bool, "True or False"),
+    "retry_on": (
+        (list, tuple, set, frozenset),
+        "a list of failure kinds, e.g. retry_on = ['oom', 'timeout']",
+    ),
+    "resource_limits": (Mapping, "a dict, e.g. resource_limits = {'mem': '64G', 'time': '24h'}"),
 }
+
+#: Why a job failed, as its scheduler tells: ``retry_on`` names some of them.
+FAILURE_KINDS = ("oom", "timeout", "node_fail", "preempted", "cancelled", "exit")
 
 TEMPLATE_ENGINES = ("jinja2", "liquid")
 
@@ -53,6 +73,113 @@ def check_types(cls: type[Proc]) -> None:
                 f"{attr} is {value!r} ({type(value).__name__})",
                 proc=cls.__name__,
                 hint=f"{attr} must be {fix}",
+            )
+
+
+def check_retry_on(value: Any, *, proc: str) -> frozenset[str] | None:
+    """Check ``retry_on``: the failure kinds worth a retry (None: every kind).
+
+    Raises:
+        SpecError: For a value that is not a list of kinds, or an unknown kind (naming the nearest).
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        raise SpecError(
+            f"retry_on is {value!r} (str)", proc=proc, hint=f"write a list: retry_on = [{value!r}]"
+        )
+    kinds = list(value)
+    for kind in kinds:
+        if kind not in FAILURE_KINDS:
+            raise SpecError(
+                f"retry_on has unknown failure kind {kind!r}",
+                proc=proc,
+                hint=f"{suggest(str(kind), FAILURE_KINDS)} (the kinds: {', '.join(FAILURE_KINDS)})",
+            )
+    if not kinds:
+        raise SpecError(
+            "retry_on is empty: no failure would be retried",
+            proc=proc,
+            hint="name the kinds to retry, e.g. retry_on = ['oom', 'timeout'], or remove it (every kind)",
+        )
+    return frozenset(kinds)
+
+
+class Requests(NamedTuple):
+    """What a process asks of its scheduler for each job: literal values, and functions of the job.
+
+    Attributes:
+        resources: The literal resources.
+        resource_functions: The resources given as functions of the job, by key.
+        limits: ``resource_limits``: the most a function may ask for.
+        opts: The literal ``scheduler_opts``.
+        opts_functions: The ``scheduler_opts`` given as functions of the job, by option.
+    """
+
+    resources: Resources
+    resource_functions: dict[str, JobFunction]
+    limits: Resources
+    opts: dict[str, Any]
+    opts_functions: dict[str, JobFunction]
+
+
+def check_requests(
+    resources: Mapping[str, Any],
+    limits: Mapping[str, Any] | None,
+    opts: Mapping[str, Any],
+    *,
+    scheduler: str,
+    proc: str,
+) -> Requests:
+    """Check a process's effective ``resources``, ``resource_limits`` and ``scheduler_opts``, whose
+    values may be functions of the job (they are called later, for each attempt).
+
+    Raises:
+        ConfigError: For a bad literal value, a literal over its limit, a limit given as a function,
+            a function that cannot take the job, or a function for an option the scheduler does not
+            have (naming the nearest).
+    """
+    fixed = Resources.parse(resources, where=f"{proc}.resources")
+    _, functions = split_functions(resources, where=f"{proc}.resources")
+    _, limit_functions = split_functions(limits or {}, where=f"{proc}.resource_limits")
+    if limit_functions:
+        key = next(iter(limit_functions))
+        raise ConfigError(
+            f"resource_limits.{key} is a function",
+            key=f"resource_limits.{key}",
+            hint="limits are fixed values, e.g. resource_limits = {'mem': '64G', 'time': '24h'}",
+        )
+    caps = Resources.parse(limits, where=f"{proc}.resource_limits")
+    for key in fixed.over(caps):
+        raise ConfigError(
+            f"resources.{key} asks for {fixed.show(key).split('=')[1]}, over resource_limits.{key} "
+            f"({caps.show(key).split('=')[1]})",
+            key=f"resources.{key}",
+            hint=f"ask for at most {caps.show(key)}, or raise resource_limits",
+        )
+    literal_opts, opts_functions = split_functions(opts, where=f"{proc}.scheduler_opts")
+    if opts_functions:
+        _check_option_names(opts_functions, scheduler)
+    return Requests(fixed, functions, caps, literal_opts, opts_functions)
+
+
+def _check_option_names(functions: Mapping[str, JobFunction], scheduler: str) -> None:
+    """Options given as functions must be options of the scheduler (their values are checked when
+    they are called).
+
+    Raises:
+        ConfigError: For an unknown option, naming the nearest one.
+    """
+    from .schedulers import get_scheduler_class
+
+    settings = get_scheduler_class(scheduler).Settings
+    names = [f.name for f in dataclasses.fields(settings) if f.init]
+    for key in functions:
+        if key not in names:
+            raise ConfigError(
+                f"unknown {scheduler} scheduler option {key!r} (a function)",
+                key=key,
+                hint=f"{suggest(key, names)} (options: {', '.join(names)})" if names else None,
             )
 
 

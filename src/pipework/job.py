@@ -33,6 +33,7 @@ from .state import JobState
 from .template import CompiledTemplate, Namespace, TemplateEngine
 
 if TYPE_CHECKING:
+    from .resources import Resources
     from .spec import ProcSpec
 
 __all__ = ["Job", "JobBuilder", "input_channel", "launch_argv", "template_engine"]
@@ -75,6 +76,13 @@ class Job:
             is recorded instead.
         peak_rss: The peak resident memory (bytes) of its last attempt as its scheduler measured it;
             None as for ``cpu_seconds``.
+        failure_kind: Why its last attempt failed, as its scheduler tells: ``oom``, ``timeout``,
+            ``node_fail``, ``preempted``, ``cancelled`` or ``exit`` (any other failure); None while it
+            has not failed. What ``retry_on`` decides on, and ``job.reason`` of the next attempt.
+        resources: What its current attempt asked for: its process's resources with those given as
+            functions of the job evaluated for that attempt (and capped); None before it is submitted.
+        scheduler_opts: The values its process's ``scheduler_opts`` functions gave for its current
+            attempt (None: its process has none).
     """
 
     spec: ProcSpec
@@ -99,6 +107,9 @@ class Job:
     moved_from: int | None = None
     cpu_seconds: float | None = None
     peak_rss: int | None = None
+    failure_kind: str | None = None
+    resources: Resources | None = None
+    scheduler_opts: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.layout is _UNPLACED:

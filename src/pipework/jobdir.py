@@ -34,7 +34,9 @@ STDERR_HEAD_LINES = 5
 COMMAND_LINES = 5
 
 #: What a run of a job leaves in its directory, removed before it runs again.
-JOB_FILES = ("job.rc", "job.stdout", "job.stderr", "job.jid", "job.pid", "job.signature.json")
+JOB_FILES = (
+    "job.rc", "job.stdout", "job.stderr", "job.jid", "job.pid", "job.signature.json", "job.usage",
+)  # fmt: skip
 
 #: The outputs a scheduler uploaded itself for a job (known to exist), or None to check them.
 UploadedOutputs = Callable[[Job], Collection[str] | None]
@@ -195,7 +197,10 @@ def finish(
     out: list[tuple[Job, JobFailed | None]] = []
     for job in jobs:
         if job.state is JobState.DONE:
-            out.append((job, _verify(job, uploaded(job), notes)))
+            failed = _verify(job, uploaded(job), notes)
+            if failed is not None:
+                job.failure_kind = "exit"  # its outputs or signature, whatever its scheduler said
+            out.append((job, failed))
         elif job.state is JobState.FAILED:
             out.append((job, failure(job, f"failed with return code {job.rc}")))
         elif job.state is JobState.KILLED:
@@ -292,10 +297,28 @@ def _wrote_into_input(job: Job, name: str, was: list[Any] | None, now: list[Any]
 _UNDER_JOB = re.compile(r"^\{workdir\}/([^/]+)/(\d+)(?=/|$)")
 
 
+#: What the report of a job that failed for a reason its scheduler told suggests (when nothing else).
+_KIND_HINTS = {
+    "oom": "it ran out of memory: ask for more (resources = {'mem': '16G'}), or for more at each "
+    "retry: resources = {'mem': lambda job: f'{8 * job.attempt}G'}, retry_on = ['oom']",
+    "timeout": "it ran out of time: ask for more (resources = {'time': '4h'}), or for more at each "
+    "retry: resources = {'time': lambda job: f'{2 * job.attempt}h'}, retry_on = ['timeout']",
+    "node_fail": "its node failed: run it again; retry_on = ['node_fail'] retries such failures",
+    "preempted": "it was preempted: run it again; retry_on = ['preempted'] retries such failures",
+}
+
+
 def failure(job: Job, message: str, *, hint: str | None = None) -> JobFailed:
-    """The error of a failed job: the message, the scheduler's word on it and the end of its stderr."""
+    """The error of a failed job: the message, why it failed (its ``failure_kind``, unless it merely
+    exited non-zero) and the scheduler's word on it, and the end of its stderr."""
+    kind = job.failure_kind if job.failure_kind not in (None, "exit", "cancelled") else None
+    said = [kind] if kind else []
     if job.native_state:
-        message += f" (scheduler: {job.native_state})"
+        said.append(f"scheduler: {job.native_state}")
+    if said:
+        message += f" ({'; '.join(said)})"
+    if hint is None and kind:
+        hint = _KIND_HINTS.get(kind)
     try:
         text = paths.read_text(job.path("job.stderr"))
     except StorageError:

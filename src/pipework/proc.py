@@ -47,9 +47,11 @@ class Proc:
     export: ClassVar[bool | None] = None
     error_strategy: ClassVar[str | None] = None
     num_retries: ClassVar[int | None] = None
+    retry_on: ClassVar[Sequence[str] | None] = None
     scheduler: ClassVar[str | None] = None
     scheduler_opts: ClassVar[Mapping[str, Any] | None] = None
     resources: ClassVar[Mapping[str, Any] | None] = None
+    resource_limits: ClassVar[Mapping[str, Any] | None] = None
     container: ClassVar[str | None] = None
     template_opts: ClassVar[Mapping[str, Any] | None] = None
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import export, jobdir, paths
+from . import attempts, export, jobdir, paths
 from .cache import SignatureBook
 from .channel import Channel
 from .errors import JobFailed, StorageError
@@ -163,7 +163,7 @@ class ProcRunner:
                 self._warn_once(note)
             if self._book is not None:
                 await self._book.add([j for j, f in outcomes if f is None])
-            retry: list[Job] = []
+            retry: list[tuple[Job, JobFailed]] = []
             for job, failure in outcomes:
                 if failure is not None and self.run.recorder is not None:
                     self.run.recorder.job_failed(job, failure)
@@ -171,12 +171,8 @@ class ProcRunner:
                 await self.run.hook(
                     "on_job_done", proc=self.spec.name, index=job.index, state=job.state.value, rc=job.rc
                 )
-                if failure is not None and self._retries(job):
-                    self.run.warn(
-                        f"{failure} -- attempt {job.attempts} of {self.spec.num_retries + 1}, retrying "
-                        f"(its output of that attempt: job.stdout.{job.attempts}, job.stderr.{job.attempts})"
-                    )
-                    retry.append(job)
+                if failure is not None and self._retries(job, failure):
+                    retry.append((job, failure))
                     continue
                 remaining -= 1
                 if failure is None:
@@ -189,9 +185,26 @@ class ProcRunner:
             if self.failures:
                 raise self.failures[0]
             if retry:
-                await asyncio.to_thread(jobdir.clean, retry, keep_logs=True)
-                await self._submit(scheduler, retry, queue)
+                await self._resubmit(scheduler, retry, queue)
         return ignored
+
+    async def _resubmit(
+        self, scheduler: Scheduler[Any], retry: list[tuple[Job, JobFailed]], queue: asyncio.Queue[JobEvent]
+    ) -> None:
+        """Submit failed jobs again (what they ask for is evaluated for the new attempt), keeping the
+        logs of the attempt that failed; warn of each, naming why it failed and what grew."""
+        jobs = [job for job, _ in retry]
+        before = {job: job.resources or self.spec.resources for job in jobs}
+        kinds = {job: job.failure_kind or "exit" for job in jobs}
+        await asyncio.to_thread(jobdir.clean, jobs, keep_logs=True)
+        await self._submit(scheduler, jobs, queue)
+        for job, failure in retry:
+            n = job.attempts - 1  # the attempt that failed
+            self.run.warn(
+                f"{_without_hint(failure)} -- {kinds[job]}: attempt {n} of {self.spec.num_retries + 1}, "
+                f"retrying{attempts.growth(job, before[job])}; "
+                f"its output of that attempt: job.stdout.{n}, job.stderr.{n}"
+            )
 
     async def stopped(self) -> None:
         """The run stopped before this process ended, and its schedulers killed what ran: its jobs that
@@ -220,10 +233,19 @@ class ProcRunner:
             self._warned.add(key)
             self.run.warn(note)
 
-    def _retries(self, job: Job) -> bool:
-        """Whether a failed job is submitted again."""
+    def _retries(self, job: Job, failure: JobFailed) -> bool:
+        """Whether a failed job is submitted again: the strategy is ``retry``, attempts are left, and
+        why it failed is one of ``retry_on`` (when set; a job whose kind is not is said so)."""
         spec = self.spec
-        return spec.error_strategy == "retry" and job.attempts <= spec.num_retries and not self.run.halting
+        if spec.error_strategy != "retry" or job.attempts > spec.num_retries or self.run.halting:
+            return False
+        kind = job.failure_kind or "exit"
+        if spec.retry_on is None or kind in spec.retry_on:
+            return True
+        self.run.warn(
+            f"{_without_hint(failure)} -- {kind}: not retried, retry_on is {', '.join(sorted(spec.retry_on))}"
+        )
+        return False
 
     async def _adopt_or_submit(
         self, scheduler: Scheduler[Any], todo: list[Job], queue: asyncio.Queue[JobEvent]
@@ -295,3 +317,8 @@ class ProcRunner:
             seconds = time.monotonic() - started
             self.run.recorder.proc_ended(self.spec.name, state=state, seconds=seconds, counts=counts,
                                          njobs=len(self.jobs))  # fmt: skip
+
+
+def _without_hint(failure: JobFailed) -> str:
+    """``[Proc job N] what happened``: a failure without its hint (a retry warning says what follows)."""
+    return str(failure).removesuffix(f" -- {failure.hint}") if failure.hint else str(failure)

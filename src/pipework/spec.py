@@ -14,16 +14,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .attributes import check_template_opts, check_types, static_input_data, suggest
+from .attributes import (
+    FAILURE_KINDS,
+    check_requests,
+    check_retry_on,
+    check_template_opts,
+    check_types,
+    static_input_data,
+    suggest,
+)
 from .errors import ConfigError, SpecError
 from .proc import PROC_ATTRIBUTES
-from .resources import Resources
+from .resources import JobFunction, Resources, is_job_function
 
 if TYPE_CHECKING:
     from .proc import Proc
 
 __all__ = [
     "ERROR_STRATEGIES",
+    "FAILURE_KINDS",
     "INPUT_TYPES",
     "OUTPUT_TYPES",
     "PROC_ATTRIBUTES",
@@ -206,10 +215,15 @@ class ProcSpec:
         error_strategy: "halt", "retry" or "ignore".
         num_retries: Retries per job for the "retry" strategy.
         scheduler: Scheduler name.
-        scheduler_opts: Options for that scheduler.
-        resources: Portable resources per job.
+        scheduler_opts: Options for that scheduler: its literal values (see ``opts_functions``).
+        resources: Portable resources per job: the literal values (see ``resource_functions``).
         container: A container image, if any.
         template_opts: Template engine options (``engine``: ``jinja2`` or ``liquid``, ``filters``).
+        retry_on: The failure kinds the "retry" strategy retries (None: every kind).
+        resource_limits: The most a job may ask for (what its resources functions ask is capped).
+        resource_functions: The ``resources`` given as functions of the job, by key, evaluated for
+            each attempt (see :func:`pipework.resources.resolve`).
+        opts_functions: The ``scheduler_opts`` given as functions of the job, by option.
     """
 
     name: str
@@ -233,6 +247,15 @@ class ProcSpec:
     resources: Resources
     container: str | None
     template_opts: Mapping[str, Any] = field(default_factory=dict)
+    retry_on: frozenset[str] | None = None
+    resource_limits: Resources = field(default_factory=Resources)
+    resource_functions: Mapping[str, JobFunction] = field(default_factory=dict)
+    opts_functions: Mapping[str, JobFunction] = field(default_factory=dict)
+
+    @property
+    def per_attempt(self) -> bool:
+        """True when some resources or scheduler options are functions of the job."""
+        return bool(self.resource_functions or self.opts_functions)
 
     @property
     def input_names(self) -> list[str]:
@@ -300,10 +323,13 @@ def scheduler_opts(config: Any, scheduler: str, own: Mapping[str, Any] | None = 
     Args:
         config: The run configuration (its ``scheduler`` and ``scheduler_opts``).
         scheduler: The scheduler the process uses.
-        own: The process's own ``scheduler_opts`` (None for the run-wide settings of a scheduler).
+        own: The process's own ``scheduler_opts`` (None for the run-wide settings of a scheduler:
+            options given as functions of the job are left out of those, they are each job's).
     """
     inherited = (config.scheduler_opts or {}) if scheduler == config.scheduler else {}
-    return {**inherited, **(own or {})}
+    if own is None:
+        return {k: v for k, v in inherited.items() if not is_job_function(v)}
+    return {**inherited, **own}
 
 
 def _check_strict(value: object, *, proc: str) -> bool:
@@ -321,11 +347,36 @@ def _check_strict(value: object, *, proc: str) -> bool:
     return value
 
 
+def _retries(cls: type[Proc], config: Any) -> tuple[str, int, frozenset[str] | None]:
+    """The ``error_strategy`` (its own, else ``"retry"`` when it sets ``retry_on``, else the
+    pipeline's), ``num_retries`` and ``retry_on`` of a process.
+
+    Raises:
+        SpecError: For a bad ``retry_on``, or one beside an ``error_strategy`` that is not "retry".
+        ConfigError: For an unknown strategy or a bad ``num_retries``.
+    """
+    name = cls.__name__
+    retry_on = check_retry_on(cls.retry_on, proc=name)
+    own = cls.error_strategy
+    if retry_on is not None and own is not None and own != "retry":
+        raise SpecError(
+            f"retry_on is set but error_strategy is {own!r}: nothing would be retried",
+            proc=name,
+            hint="remove error_strategy (retry_on implies 'retry'), or remove retry_on",
+        )
+    value = own if own is not None else "retry" if retry_on is not None else config.error_strategy
+    num_retries = cls.num_retries if cls.num_retries is not None else config.num_retries
+    if isinstance(num_retries, bool) or not isinstance(num_retries, int) or num_retries < 0:
+        raise ConfigError(f"{name}.num_retries must be an int >= 0, got {num_retries!r}")
+    return check_strategy(value, where=f"{name}.error_strategy"), num_retries, retry_on
+
+
 def make_spec(cls: type[Proc], config: Any, *, is_end: bool) -> ProcSpec:
     """Read a Proc subclass's attributes over the run's config into a frozen :class:`ProcSpec`.
 
     A process attribute that is set wins over the pipeline's (profile's) value; ``scheduler_opts``,
-    ``resources`` and ``envs`` are merged key by key.
+    ``resources`` and ``envs`` are merged key by key. Their values that are functions of the job are
+    kept apart (``resource_functions``, ``opts_functions``), to be called for each attempt.
 
     Raises:
         SpecError: For invalid declarations; ConfigError for invalid settings values.
@@ -351,14 +402,15 @@ def make_spec(cls: type[Proc], config: Any, *, is_end: bool) -> ProcSpec:
         )
     envs = dict(cls.envs or {})
     try:
-        resources = Resources.parse(
-            {**(config.resources or {}), **(cls.resources or {})}, where=f"{where}resources"
-        )
         scheduler = str(pick("scheduler"))
-        opts = scheduler_opts(config, scheduler, cls.scheduler_opts)
-        num_retries = pick("num_retries")
-        if isinstance(num_retries, bool) or not isinstance(num_retries, int) or num_retries < 0:
-            raise ConfigError(f"{where}num_retries must be an int >= 0, got {num_retries!r}")
+        asks = check_requests(
+            {**(config.resources or {}), **(cls.resources or {})},
+            cls.resource_limits,
+            scheduler_opts(config, scheduler, cls.scheduler_opts or {}),
+            scheduler=scheduler,
+            proc=name,
+        )
+        strategy, num_retries, retry_on = _retries(cls, config)
         export = cls.export if cls.export is not None else is_end
         return ProcSpec(
             name=name,
@@ -375,13 +427,17 @@ def make_spec(cls: type[Proc], config: Any, *, is_end: bool) -> ProcSpec:
             forks=check_forks(pick("forks"), where=f"{where}forks"),
             cache=check_cache(pick("cache"), where=f"{where}cache"),
             export=bool(export),
-            error_strategy=check_strategy(pick("error_strategy"), where=f"{where}error_strategy"),
+            error_strategy=strategy,
             num_retries=num_retries,
             scheduler=scheduler,
-            scheduler_opts=opts,
-            resources=resources,
+            scheduler_opts=asks.opts,
+            resources=asks.resources,
             container=pick("container"),
             template_opts=check_template_opts(cls.template_opts, proc=name),
+            retry_on=retry_on,
+            resource_limits=asks.limits,
+            resource_functions=asks.resource_functions,
+            opts_functions=asks.opts_functions,
         )
     except ConfigError as exc:
         if exc.proc is not None:

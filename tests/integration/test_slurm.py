@@ -61,7 +61,7 @@ def test_a_job_over_its_time_limit_is_reported_as_such(isolated: Path):
     )
     res = run_driver("-q", timeout=400)
     assert res.returncode == 1
-    assert "[Long job 0] failed" in res.stderr and "(scheduler: TIMEOUT)" in res.stderr
+    assert "[Long job 0] failed with return code 143 (timeout; scheduler: TIMEOUT)" in res.stderr
 
 
 def slurm_config(key: str, default: int) -> int:

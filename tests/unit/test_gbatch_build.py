@@ -97,3 +97,19 @@ def test_quota_errors_are_transient_and_name_the_fix():
     assert quota.hint and "quota" in quota.hint
     denied = _error(exceptions.Forbidden("Permission 'batch.jobs.create' denied"), "submit")
     assert not denied.transient and "permission denied" in denied.message
+
+
+def test_resources_given_as_functions_reach_the_batch_job_of_each_attempt(tmp_path: Path):
+    from pipework.attempts import prepare
+
+    jobs = _jobs(tmp_path, resources={"cpus": 2, "mem": lambda job: f"{4 * job.attempt}G"})
+    [group] = prepare(jobs, lambda job: GbatchSettings(project="p"))
+    compute = build_job(GbatchSettings(project="p"), group, run_tag="t", buckets=["bkt"]).task_groups[0]
+    assert compute.task_spec.compute_resource.memory_mib == 4096
+    for job in jobs:
+        job.attempts = 1  # the first attempt failed: the second asks for more
+    [group] = prepare(jobs, lambda job: GbatchSettings(project="p"))
+    spec = (
+        build_job(GbatchSettings(project="p"), group, run_tag="t", buckets=["bkt"]).task_groups[0].task_spec
+    )
+    assert (spec.compute_resource.cpu_milli, spec.compute_resource.memory_mib) == (2000, 8192)

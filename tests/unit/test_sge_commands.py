@@ -123,8 +123,8 @@ def test_status_argv():
 def test_parse_status_running_tasks_pending_ranges_errors_and_holds():
     states = parse_status(canned("qstat_xml_mixed.txt"), prefix="pw-abc12345-")
     by_code = {}
-    for key, (state, code) in states.items():
-        by_code.setdefault(code, []).append((key, state))
+    for key, status in states.items():
+        by_code.setdefault(status.native, []).append((key, status.state))
     assert all(s is JobState.RUNNING for _, s in by_code["r"])
     assert all(s is JobState.QUEUED for _, s in by_code["qw"]) and all(
         s is JobState.QUEUED for _, s in by_code["hqw"]

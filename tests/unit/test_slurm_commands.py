@@ -108,7 +108,7 @@ def test_status_argv_is_one_query_by_user_whatever_the_jobs():
         "--array",
         "--states=all",
         "--user=me",
-        "--format=%i|%T|%j|%r",
+        "--format=%i|%T|%j|%r|%A",
     ]
 
 

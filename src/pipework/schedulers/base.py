@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import time
 from abc import ABC, abstractmethod
@@ -17,7 +18,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
-from .. import paths
+from .. import attempts, paths
 from ..errors import SchedulerError
 from ..job import Job
 from ..layout import FileAccess
@@ -96,7 +97,7 @@ class Scheduler(ABC, Generic[SettingsT]):
         self._wakeup: asyncio.Event | None = None
         self._changed: set[Job] = set()
         self._cancelled: set[Job] = set()
-        self._settings_by_proc: dict[str, SettingsT] = {}
+        self._settings_by_proc: dict[tuple[str, tuple[tuple[str, str], ...]], SettingsT] = {}
         self._poller: asyncio.Task[None] | None = None
         self._interval = self.min_poll_interval
 
@@ -132,6 +133,15 @@ class Scheduler(ABC, Generic[SettingsT]):
             ConfigError: Naming the option and the fix.
         """
 
+    async def classify(self, jobs: Sequence[Job]) -> None:
+        """Set ``job.failure_kind`` of jobs that failed when the scheduler can tell why (``oom``,
+        ``timeout``, ``node_fail``, ``preempted``): with ONE query for all of them, if any.
+
+        Called with the failed jobs whose kind :meth:`statuses` did not set (a scheduler may set
+        ``job.failure_kind`` there, from what its status answer says). The default does nothing; the
+        base then reads the kind from the wrapper's exit status (:func:`pipework.attempts.exit_kind`).
+        """
+
     def known_rc(self, job: Job) -> int | None:
         """A job's return code when the scheduler knows it for sure (it wrote ``job.rc`` itself);
         None (the default) makes the base read ``job.rc``."""
@@ -143,19 +153,24 @@ class Scheduler(ABC, Generic[SettingsT]):
         return None
 
     def settings_for(self, job: Job) -> SettingsT:
-        """The settings of a job's process (its effective ``scheduler_opts``, see
-        :func:`pipework.spec.scheduler_opts`), built once per process.
+        """The settings of a job: its process's effective ``scheduler_opts`` (see
+        :func:`pipework.spec.scheduler_opts`) with what its options given as functions of the job said
+        for its current attempt; built once per process and distinct set of options.
 
         A scheduler's :meth:`submit` uses it so processes can ask for another partition or queue while
         the run keeps one status query for all of them.
+
+        Raises:
+            ConfigError: For an option of the wrong type or an unknown one.
         """
-        cached = self._settings_by_proc.get(job.proc)
+        key = (job.proc, attempts.opts_key(job.scheduler_opts))
+        cached = self._settings_by_proc.get(key)
         if cached is None:
             from ..config import build_scheduler_settings
 
-            opts = job.spec.scheduler_opts
+            opts = {**job.spec.scheduler_opts, **(job.scheduler_opts or {})}
             cached = build_scheduler_settings(type(self), opts, proc=job.proc) if opts else self.settings
-            self._settings_by_proc[job.proc] = cached
+            self._settings_by_proc[key] = cached
         return cached
 
     def job_name(self, job: Job) -> str:
@@ -192,19 +207,27 @@ class Scheduler(ABC, Generic[SettingsT]):
     async def dispatch(self, jobs: Sequence[Job], queue: asyncio.Queue[JobEvent]) -> None:
         """Submit jobs, record their ``job.jid`` and track them; their states arrive on ``queue``.
 
+        What each job asks for is settled first (:func:`pipework.attempts.prepare`: its process's
+        resources and options that are functions of the job, for this attempt); jobs that ask for the
+        same are submitted together (one array), so :meth:`submit` always gets jobs that ask alike.
+
         Raises:
+            ConfigError: For a resources or scheduler_opts function that raises or returns a bad value
+                (nothing is submitted then).
             SchedulerError: If submission fails (after retrying transient errors).
         """
         if not jobs:
             return
+        groups = attempts.prepare(jobs, self.settings_for)
         for job in jobs:
             job.attempts += 1
             job.rc = None
             job.state = JobState.QUEUED
-        await self.retrying(lambda: self.submit(jobs))
-        if self.jid_files:
-            await asyncio.to_thread(_write_jids, [job for job in jobs if job.jid])
-        self._track(jobs, queue)
+        for group in groups:
+            await self.retrying(functools.partial(self.submit, group))
+            if self.jid_files:
+                await asyncio.to_thread(_write_jids, [job for job in group if job.jid])
+            self._track(group, queue)
 
     async def reattach(self, jobs: Sequence[Job], queue: asyncio.Queue[JobEvent]) -> list[Job]:
         """Adopt jobs that a previous driver submitted and that are still queued or running.
@@ -227,6 +250,7 @@ class Scheduler(ABC, Generic[SettingsT]):
         for job in adopted:
             job.state = states[job]
             job.attempts += 1
+            job.failure_kind = None
         self._track(adopted, queue)
         return adopted
 
@@ -335,11 +359,30 @@ class Scheduler(ABC, Generic[SettingsT]):
         if stuck:  # one kill for all, before they are reported, so they do not wait in the queue forever
             with contextlib.suppress(SchedulerError):
                 await self.kill(stuck)
+        await self._classify([job for job, final in finals if final is not JobState.DONE])
         for job, final in finals:
             self._gone_since.pop(job, None)
             job.state = final
+            if final is JobState.DONE:
+                job.failure_kind = None  # a status answer may have said otherwise: job.rc is 0
             self._active.pop(job).put_nowait((job, final))
         return len(finals)
+
+    async def _classify(self, failed: Sequence[Job]) -> None:
+        """Set why each failed job failed: cancelled by the run, else what the scheduler tells
+        (:meth:`statuses`, then :meth:`classify`), else what the wrapper's exit status tells."""
+        unknown = []
+        for job in failed:
+            if job in self._cancelled:
+                job.failure_kind = "cancelled"
+            elif job.failure_kind is None:
+                unknown.append(job)
+        if unknown:
+            with contextlib.suppress(SchedulerError):
+                await self.classify(unknown)
+        for job in unknown:
+            if job.failure_kind is None:
+                job.failure_kind = attempts.exit_kind(job.rc, job.exit_status)
 
 
 def _write_jids(jobs: Sequence[Job]) -> None:

@@ -24,7 +24,14 @@ from ..layout import FileAccess
 from ..state import JobState
 from .base import Scheduler
 
-__all__ = ["GbatchScheduler", "GbatchSettings", "batch_job_id", "build_job", "mount_path"]
+__all__ = [
+    "GbatchScheduler",
+    "GbatchSettings",
+    "batch_job_id",
+    "build_job",
+    "mount_path",
+    "task_failure_kind",
+]
 
 MOUNT_ROOT = "/mnt/disks"
 #: Batch VMs see each gs:// bucket of a job mounted at ``/mnt/disks/<bucket>``.
@@ -132,7 +139,7 @@ def build_job(settings: GbatchSettings, jobs: Sequence[Job], *, run_tag: str, bu
         )
     else:
         runnable = batch_v1.Runnable(script=batch_v1.Runnable.Script(text=script))
-    res = spec.resources
+    res = jobs[0].resources or spec.resources  # the base submits jobs that ask alike together
     compute = batch_v1.ComputeResource(
         cpu_milli=(res.cpus or 1) * 1000,
         memory_mib=res.mem_mib or 0,
@@ -179,6 +186,31 @@ def build_job(settings: GbatchSettings, jobs: Sequence[Job], *, run_tag: str, bu
         labels=labels,
         logs_policy=batch_v1.LogsPolicy(destination=batch_v1.LogsPolicy.Destination.CLOUD_LOGGING),
     )
+
+
+#: Batch's reserved exit codes of tasks it ended itself (cloud.google.com/batch/docs/troubleshooting):
+#: 50001 the VM was preempted; 50002 its agent stopped reporting; 50003 it rebooted; 50004 it and the
+#: task stopped responding; 50005 the task ran past max_run_duration; 50006 the VM was recreated.
+_RESERVED_KINDS = {
+    50001: "preempted",
+    50002: "node_fail",
+    50003: "node_fail",
+    50004: "node_fail",
+    50005: "timeout",
+    50006: "node_fail",
+}
+
+
+def task_failure_kind(exit_code: int | None, description: str) -> str | None:
+    """Why a Batch task failed, from its last exit code and status event (None: nothing particular;
+    the wrapper's return code then tells what it can)."""
+    if exit_code in _RESERVED_KINDS:
+        return _RESERVED_KINDS[exit_code]
+    if "preempt" in description.lower():
+        return "preempted"
+    if "max run duration" in description.lower() or "maxrunduration" in description.lower():
+        return "timeout"
+    return None
 
 
 def _error(exc: Exception, action: str) -> SchedulerError:
@@ -374,6 +406,7 @@ class GbatchScheduler(Scheduler[GbatchSettings]):
                     job.native_state = (
                         f"Batch task FAILED ({last})" if not codes else f"Batch task exit code {codes[-1]}"
                     )
+                    job.failure_kind = task_failure_kind(codes[-1] if codes else None, last)
                 out[job] = state
         return out
 

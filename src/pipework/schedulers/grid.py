@@ -47,10 +47,13 @@ class TaskStatus(NamedTuple):
     Attributes:
         state: The pipework state.
         native: The scheduler's own word for it (SLURM ``TIMEOUT``, SGE ``Eqw``), or None.
+        raw_id: The scheduler's own id of an array task, when it has one (SLURM ``%A``): what its
+            accounting knows it by when it cannot name array tasks.
     """
 
     state: JobState
     native: str | None = None
+    raw_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +116,9 @@ class GridScheduler(Scheduler[S]):
         self.commands_run: list[list[str]] = []
         # None: the driver's own environment, as it is (no copy per command)
         self._command_env: dict[str, str] | None = dict(self.job_env) if env else None
+        # the last native state of jobs that ended failing, and the own ids of running array tasks
+        self._natives: dict[Job, str | None] = {}
+        self._raw_ids: dict[Job, str] = {}
 
     # -- pure parts, per scheduler ----------------------------------------------------------------
     @staticmethod
@@ -148,6 +154,35 @@ class GridScheduler(Scheduler[S]):
     def native_note(native: str, jid: str) -> str | None:
         """What a job's failure report says of its native state, or None when it is not notable."""
         return None
+
+    @staticmethod
+    def native_kind(native: str) -> str | None:
+        """The failure kind a final native state tells (SLURM ``OUT_OF_MEMORY``: ``oom``), or None when
+        it tells none in particular."""
+        return None
+
+    @staticmethod
+    def needs_accounting(native: str | None, rc: int | None) -> bool:
+        """Whether the accounting may tell more of a failed job than its last native state (None: the
+        status answer never showed it ended) and its return code did."""
+        return False
+
+    def accounting_argv(
+        self, jobs: Sequence[Job], raw_ids: Mapping[Job, str], *, after: SchedulerError | None = None
+    ) -> list[str] | None:
+        """ONE accounting query for these failed jobs (None: there is none to ask).
+
+        Args:
+            jobs: The jobs.
+            raw_ids: Their array tasks' own ids, where the status answers showed them.
+            after: The error of the previous query, when it failed: return another one to try, or None.
+        """
+        return None
+
+    @staticmethod
+    def parse_accounting(stdout: str) -> Mapping[str, str]:
+        """Failure kinds by job id (``123_4``, ``123.4``) or raw id, from the accounting's answer."""
+        return {}
 
     @staticmethod
     @abstractmethod
@@ -212,7 +247,10 @@ class GridScheduler(Scheduler[S]):
 
     # -- Scheduler API ------------------------------------------------------------------------------
     async def submit(self, jobs: Sequence[Job]) -> None:
-        """Submit a process's jobs as arrays of at most ``max_array_size`` tasks (or one by one)."""
+        """Submit a process's jobs as arrays of at most ``max_array_size`` tasks (or one by one).
+
+        The jobs ask for the same resources and options (the base groups them so).
+        """
         settings = self.settings_for(jobs[0])
         spec = jobs[0].spec
         name = f"pw-{self.run_tag}-{spec.name}"
@@ -234,7 +272,7 @@ class GridScheduler(Scheduler[S]):
                     script=await asyncio.to_thread(self._single_script, job, script_dir),
                     task_ids=None,
                     throttle=None,
-                    resources=spec.resources,
+                    resources=job.resources or spec.resources,
                     chdir=chdir if paths.is_cloud(proc_dir) else job.dir,
                 )
                 job.jid = self.parse_submit(await self.run_command(argv))
@@ -251,7 +289,7 @@ class GridScheduler(Scheduler[S]):
                 script=script,
                 task_ids=task_ids,
                 throttle=throttle,
-                resources=spec.resources,
+                resources=chunk[0].resources or spec.resources,
                 chdir=chdir,
             )
             array_id = self.parse_submit(await self.run_command(argv))
@@ -306,7 +344,43 @@ class GridScheduler(Scheduler[S]):
             out[job] = status.state
             if status.native and (note := self.native_note(status.native, job.jid)):
                 job.native_state = note
+            if status.state.is_final and status.state is not JobState.DONE:
+                self._natives[job] = status.native
+            if status.raw_id and status.state is JobState.RUNNING:
+                self._raw_ids[job] = status.raw_id
+            elif status.state is JobState.DONE:
+                self._raw_ids.pop(job, None)
         return out
+
+    async def classify(self, jobs: Sequence[Job]) -> None:
+        """Why failed jobs failed: from the final native state a status answer showed
+        (:meth:`native_kind`), else from ONE accounting query for those that need it."""
+        natives = {job: self._natives.pop(job, None) for job in jobs}
+        raw_ids = {job: raw for job in jobs if (raw := self._raw_ids.pop(job, None))}
+        need = []
+        for job, native in natives.items():
+            kind = self.native_kind(native) if native else None
+            if kind:
+                job.failure_kind = kind
+            elif self.needs_accounting(native, job.rc):
+                need.append(job)
+        argv = self.accounting_argv(need, raw_ids) if need else None
+        answer = None
+        for _ in range(2):  # the query, and the one to try when it fails (SLURM without slurmdbd)
+            if argv is None:
+                return
+            try:
+                answer = await self.run_command(argv)
+                break
+            except SchedulerError as exc:
+                argv = self.accounting_argv(need, raw_ids, after=exc)
+        if answer is None:
+            return
+        kinds = self.parse_accounting(answer)
+        for job in need:
+            kind = kinds.get(job.jid or "") or kinds.get(raw_ids.get(job, ""))
+            if kind:
+                job.failure_kind = kind
 
     async def kill(self, jobs: Sequence[Job]) -> None:
         """Cancel the jobs (one command for all)."""

@@ -7,6 +7,8 @@ Commands (argv lists, never a shell string)::
          [-pe smp N] [-l h_vmem=<MiB per slot>M,h_rt=HH:MM:SS] [-q Q] [-P P] [opts] <array script>
     qstat -xml -u <user>                          (ONE per poll; full job names, one entry per task)
     qdel <id>.<task> ...
+    qacct -j 'pw-<run>-*'                         (once for the jobs of a poll that ended killed or
+                                                   without job.rc: why, from exit_status and failed)
 
 A job stuck in an error state (``Eqw``) is FAILED; the base deletes it once it is declared lost. Only
 :meth:`GridScheduler.run_command` runs the commands.
@@ -16,15 +18,16 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError, SchedulerError
-from ..resources import Resources
+from ..job import Job
+from ..resources import Resources, parse_memory, parse_time
 from ..state import JobState
 from .grid import GridScheduler, GridSettings, TaskKey, TaskStatus
 
-__all__ = ["SgeScheduler", "SgeSettings", "map_state", "resource_args"]
+__all__ = ["SgeScheduler", "SgeSettings", "accounting_kind", "map_state", "resource_args"]
 
 #: Seconds between the soft time limit (s_rt, SIGUSR1) and the hard one (h_rt, SIGKILL).
 HARD_LIMIT_MARGIN = 30
@@ -49,6 +52,7 @@ class SgeSettings(GridSettings):
         qsub: The qsub command.
         qstat: The qstat command.
         qdel: The qdel command.
+        qacct: The qacct command (None: never ask the accounting why a job failed).
     """
 
     queue: str | None = field(default=None, metadata={"help": "-q"})
@@ -59,6 +63,7 @@ class SgeSettings(GridSettings):
     qsub: str = field(default="qsub", metadata={"help": "the qsub command"})
     qstat: str = field(default="qstat", metadata={"help": "the qstat command"})
     qdel: str = field(default="qdel", metadata={"help": "the qdel command"})
+    qacct: str | None = field(default="qacct", metadata={"help": "the qacct command (none: do not ask)"})
 
 
 def format_time(seconds: int) -> str:
@@ -111,6 +116,86 @@ def map_state(code: str) -> JobState:
     if any(c in code for c in "rtRsST"):
         return JobState.RUNNING
     return JobState.QUEUED
+
+
+#: ``failed`` codes of the accounting: the job was killed by a limit (37: qmaster enforced h_rt, h_cpu
+#: or h_vmem; 100: ended by a signal after it started), or its host failed it before it ran (1-21).
+_KILLED = frozenset({37, 100})
+_HOST_FAILED = frozenset(range(1, 22))
+#: Exit statuses of a time limit: s_rt's SIGUSR1 (the wrapper's 138), SIGUSR2, s_cpu/h_cpu's SIGXCPU.
+_TIME_STATUSES = frozenset({138, 140, 152})
+
+
+def accounting_kind(record: dict[str, str]) -> str | None:
+    """Why a job failed, from its ``qacct -j`` record: ``timeout`` for a time limit, ``oom`` for
+    h_vmem (its peak ``maxvmem`` reached the limit), ``node_fail`` when its host failed it before it
+    ran; None when the record tells nothing more than its exit status.
+    """
+    failed = _leading_int(record.get("failed", "0"))
+    status = _leading_int(record.get("exit_status", "0"))
+    limits = dict(re.findall(r"\b(h_rt|h_vmem)=([^,\s]+)", record.get("category", "")))
+    wall = _leading_float(record.get("ru_wallclock", "0"))
+    slots = max(1, _leading_int(record.get("slots", "1")))
+    peak = _mib(record.get("maxvmem", "0"))
+    h_rt = _limit(limits.get("h_rt"), parse_time)
+    h_vmem = _limit(limits.get("h_vmem"), parse_memory)
+    near_mem = h_vmem is not None and peak >= 0.9 * h_vmem * slots
+    if status in _TIME_STATUSES:
+        return "timeout"
+    if failed in _KILLED or status == 137:
+        if h_rt is not None and wall >= h_rt - 1:
+            return "timeout"
+        if near_mem:
+            return "oom"
+        if failed == 37 and (h_rt is None) != (h_vmem is None):  # the one limit it had
+            return "timeout" if h_rt is not None else "oom"
+        return None
+    if failed in _HOST_FAILED:
+        return "node_fail"
+    return "oom" if status != 0 and near_mem else None
+
+
+def parse_qacct(stdout: str) -> dict[str, dict[str, str]]:
+    """``qacct -j`` records by job id (``123``, an array task ``123.4``); the last record of an id wins."""
+    out: dict[str, dict[str, str]] = {}
+    for block in re.split(r"^=+\s*$", stdout, flags=re.MULTILINE):
+        record = {}
+        for line in block.splitlines():
+            key, _, value = line.strip().partition(" ")
+            if key:
+                record[key] = value.strip()
+        number, task = record.get("jobnumber", ""), record.get("taskid", "undefined")
+        if number.isdigit():
+            out[number if not task.isdigit() else f"{number}.{task}"] = record
+    return out
+
+
+def _leading_int(text: str) -> int:
+    found = re.match(r"\s*(-?\d+)", text)
+    return int(found.group(1)) if found else 0
+
+
+def _leading_float(text: str) -> float:
+    found = re.match(r"\s*(\d+(?:\.\d+)?)", text)
+    return float(found.group(1)) if found else 0.0
+
+
+def _mib(text: str) -> float:
+    """``3.492MB``, ``1.2GB``, ``0.000B`` (qacct's maxvmem) in MiB."""
+    found = re.match(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?", text)
+    if not found:
+        return 0.0
+    scale = {"": 1 / 1048576, "K": 1 / 1024, "M": 1, "G": 1024, "T": 1048576}[found.group(2)]
+    return float(found.group(1)) * scale
+
+
+def _limit(text: str | None, parse: Callable[..., int]) -> int | None:
+    if not text:
+        return None
+    try:
+        return parse(text)
+    except ConfigError:
+        return None
 
 
 def _tasks(spec: str) -> list[int]:
@@ -223,6 +308,24 @@ class SgeScheduler(GridScheduler[SgeSettings]):
         if "E" not in native:
             return None
         return f"{native}: SGE could not start it; `qstat -j {jid}` says why"
+
+    @staticmethod
+    def needs_accounting(native: str | None, rc: int | None) -> bool:
+        """qacct is asked about a job that left no job.rc, or that a signal ended (a limit, a kill)."""
+        return rc is None or rc >= 128
+
+    def accounting_argv(
+        self, jobs: Sequence[Job], raw_ids: Mapping[Job, str], *, after: SchedulerError | None = None
+    ) -> list[str] | None:
+        """ONE qacct for every job of the run (by name), whatever their number."""
+        if after is not None or not self.settings.qacct:
+            return None
+        return [self.settings.qacct, "-j", f"pw-{self.run_tag}-*"]
+
+    @staticmethod
+    def parse_accounting(stdout: str) -> dict[str, str]:
+        """Failure kinds by job id (``123``, ``123.4``) from ``qacct -j`` (see :func:`accounting_kind`)."""
+        return {jid: kind for jid, record in parse_qacct(stdout).items() if (kind := accounting_kind(record))}
 
     @staticmethod
     def kill_argv(settings: SgeSettings, ids: Sequence[str]) -> list[str]:

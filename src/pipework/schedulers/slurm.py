@@ -4,25 +4,40 @@ Commands (argv lists, never a shell string)::
 
     sbatch --parsable --job-name=pw-<run>-<proc> --array=0-999%8 --output=/dev/null --error=/dev/null
            --chdir=<proc dir> [--cpus-per-task N] [--mem NM] [--time M] [--gres gpu:N] [opts] <array script>
-    squeue --noheader --array --states=all --user=<user> --format=%i|%T|%j|%r     (ONE per poll)
+    squeue --noheader --array --states=all --user=<user> --format=%i|%T|%j|%r|%A  (ONE per poll)
     scancel <id>_<task> ...
+    sacct -X -n -P --format=JobID,JobIDRaw,State,ExitCode -j <id>_<task>,...    (failed jobs whose end
+    sacct -c ... -j <raw id>,...    (without slurmdbd: the jobcomp file)         squeue did not show)
 
 The status query names the user only, so its size does not grow with the run; the answer is filtered
-by the run's name prefix. Only :meth:`GridScheduler.run_command` runs the commands.
+by the run's name prefix. Why a job failed comes from the state squeue shows it ended in (kept there
+for MinJobAge seconds); sacct is asked, once for all of them, only about failed jobs that left squeue
+before it showed how they ended. Only :meth:`GridScheduler.run_command` runs the commands.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..errors import SchedulerError
+from ..attributes import suggest
+from ..errors import ConfigError, SchedulerError
+from ..job import Job
 from ..resources import Resources
 from ..state import JobState
 from .grid import GridScheduler, GridSettings, TaskKey, TaskStatus
 
-__all__ = ["NOTABLE", "STATES", "SlurmScheduler", "SlurmSettings", "compress_ids", "resource_args"]
+__all__ = [
+    "KINDS",
+    "NOTABLE",
+    "STATES",
+    "SlurmScheduler",
+    "SlurmSettings",
+    "compress_ids",
+    "resource_args",
+    "sacct_argv",
+]
 
 #: SLURM job states (squeue %T) -> pipework states. A job in a final state stays in squeue for
 #: MinJobAge seconds; the base then confirms it from job.rc.
@@ -56,6 +71,22 @@ STATES: dict[str, JobState] = {
 #: States worth naming in a failure report (the job was ended by SLURM, not by its script).
 NOTABLE = frozenset({"TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE", "PREEMPTED"})
 
+#: Why a job failed, by the state SLURM ended it in (FAILED, a non-zero exit, tells nothing more: the
+#: wrapper's return code does).
+KINDS = {
+    "OUT_OF_MEMORY": "oom",
+    "TIMEOUT": "timeout",
+    "DEADLINE": "timeout",
+    "NODE_FAIL": "node_fail",
+    "BOOT_FAIL": "node_fail",
+    "PREEMPTED": "preempted",
+    "CANCELLED": "cancelled",
+    "REVOKED": "cancelled",
+}
+
+#: Where sacct reads jobs that ended: ``auto`` tries slurmdbd, then the jobcomp file.
+ACCOUNTING = ("auto", "slurmdbd", "jobcomp", "none")
+
 _TRANSIENT = re.compile(
     r"Socket timed out|Unable to contact slurm controller|Connection refused|"
     r"Slurm temporarily unable|Resource temporarily unavailable|Zero Bytes were transmitted|"
@@ -78,6 +109,10 @@ class SlurmSettings(GridSettings):
         sbatch: The sbatch command.
         squeue: The squeue command.
         scancel: The scancel command.
+        sacct: The sacct command.
+        accounting: Where sacct reads how failed jobs ended when squeue no longer lists them:
+            ``auto`` (slurmdbd, else the jobcomp file: ``sacct -c``), ``slurmdbd``, ``jobcomp`` or
+            ``none`` (never ask: the wrapper's return code tells what it can).
     """
 
     partition: str | None = field(default=None, metadata={"help": "--partition"})
@@ -86,6 +121,19 @@ class SlurmSettings(GridSettings):
     sbatch: str = field(default="sbatch", metadata={"help": "the sbatch command"})
     squeue: str = field(default="squeue", metadata={"help": "the squeue command"})
     scancel: str = field(default="scancel", metadata={"help": "the scancel command"})
+    sacct: str = field(default="sacct", metadata={"help": "the sacct command"})
+    accounting: str = field(
+        default="auto", metadata={"help": "where sacct reads ended jobs: auto, slurmdbd, jobcomp, none"}
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.accounting not in ACCOUNTING:
+            raise ConfigError(
+                f"slurm option accounting is {self.accounting!r}",
+                key="accounting",
+                hint=f"{suggest(self.accounting, ACCOUNTING)} (auto, slurmdbd, jobcomp or none)",
+            )
 
 
 def compress_ids(ids: Sequence[int]) -> str:
@@ -125,6 +173,16 @@ def resource_args(res: Resources) -> list[str]:
     return args
 
 
+def sacct_argv(settings: SlurmSettings, ids: Sequence[str], *, jobcomp: bool = False) -> list[str]:
+    """ONE sacct for the allocations of these job ids, parsable: ``JobID|JobIDRaw|State|ExitCode``.
+
+    With ``jobcomp`` it reads the jobcomp file (``-c``: a cluster without slurmdbd), which knows array
+    tasks only by their own ids (squeue's ``%A``).
+    """
+    argv = [settings.sacct, *(["-c"] if jobcomp else []), "-X", "-n", "-P"]
+    return [*argv, "--format=JobID,JobIDRaw,State,ExitCode", f"--jobs={','.join(ids)}"]
+
+
 def _expand(spec: str) -> list[int]:
     """``0-3,7%2`` -> ``[0, 1, 2, 3, 7]``."""
     out: list[int] = []
@@ -156,6 +214,9 @@ class SlurmScheduler(GridScheduler[SlurmSettings]):
     task_env = "SLURM_ARRAY_TASK_ID"
     first_task = 0
     task_sep = "_"
+
+    #: Whether sacct reads the jobcomp file (it said slurmdbd is not there), learnt once per run.
+    _jobcomp: bool = False
 
     @staticmethod
     def submit_argv(
@@ -212,16 +273,16 @@ class SlurmScheduler(GridScheduler[SlurmSettings]):
             "--array",
             "--states=all",
             f"--user={user}",
-            "--format=%i|%T|%j|%r",
+            "--format=%i|%T|%j|%r|%A",
         ]
 
     @staticmethod
     def parse_status(stdout: str, *, prefix: str) -> dict[TaskKey, TaskStatus]:
-        """Parse ``squeue --format=%i|%T|%j|%r`` into statuses by (job id, task id).
+        """Parse ``squeue --format=%i|%T|%j|%r|%A`` into statuses by (job id, task id).
 
         Lines of jobs whose name does not start with ``prefix`` are skipped; an unknown state counts as
         running (the job is still in the queue), so a new SLURM state never ends a job early. The
-        native word is the SLURM state (``TIMEOUT``).
+        native word is the SLURM state (``TIMEOUT``); the raw id (``%A``) is an array task's own id.
         """
         out: dict[TaskKey, TaskStatus] = {}
         for line in stdout.splitlines():
@@ -230,7 +291,8 @@ class SlurmScheduler(GridScheduler[SlurmSettings]):
                 continue
             jid, native, name = fields[0].strip(), fields[1].split()[0].rstrip("+"), fields[2].strip()
             if name.startswith(prefix):
-                status = TaskStatus(STATES.get(native, JobState.RUNNING), native)
+                raw = fields[4].strip() if len(fields) > 4 and "[" not in jid else ""
+                status = TaskStatus(STATES.get(native, JobState.RUNNING), native, raw or None)
                 out.update((key, status) for key in _keys(jid))
         return out
 
@@ -238,6 +300,64 @@ class SlurmScheduler(GridScheduler[SlurmSettings]):
     def native_note(native: str, jid: str) -> str | None:
         """A state SLURM ended the job with (TIMEOUT, OUT_OF_MEMORY, ...), for its failure report."""
         return native if native in NOTABLE else None
+
+    @staticmethod
+    def native_kind(native: str) -> str | None:
+        """The failure kind of a state SLURM ended a job in (OUT_OF_MEMORY: ``oom``), if it tells one."""
+        return KINDS.get(native)
+
+    @staticmethod
+    def needs_accounting(native: str | None, rc: int | None) -> bool:
+        """sacct is asked about a failed job only when squeue never showed how it ended."""
+        return native is None
+
+    def accounting_argv(
+        self, jobs: Sequence[Job], raw_ids: Mapping[Job, str], *, after: SchedulerError | None = None
+    ) -> list[str] | None:
+        """ONE sacct for failed jobs squeue did not show ending: from slurmdbd by their ids, or, once
+        sacct said slurmdbd is not there, from the jobcomp file by their own ids."""
+        mode = self.settings.accounting
+        if after is not None:
+            if (
+                mode != "auto"
+                or self._jobcomp
+                or "accounting storage is disabled" not in after.message.lower()
+            ):
+                return None
+            self._jobcomp = True
+        jobcomp = mode == "jobcomp" or (mode == "auto" and self._jobcomp)
+        if mode == "none":
+            return None
+        ids = []
+        for job in jobs:
+            if not jobcomp and job.jid:
+                ids.append(job.jid)
+            elif job in raw_ids:  # the jobcomp file knows array tasks by their own ids only
+                ids.append(raw_ids[job])
+            elif job.jid and "_" not in job.jid:
+                ids.append(job.jid)
+        return sacct_argv(self.settings, sorted(set(ids)), jobcomp=jobcomp) if ids else None
+
+    @staticmethod
+    def parse_accounting(stdout: str) -> dict[str, str]:
+        """Failure kinds by JobID (``123_4``) and JobIDRaw, from ``sacct -P`` lines of
+        ``JobID|JobIDRaw|State|ExitCode``.
+
+        A job that merely FAILED (a non-zero exit) is left out; the last line of a job wins (a
+        requeued job has several).
+        """
+        out: dict[str, str] = {}
+        for line in stdout.splitlines():
+            fields = line.strip().split("|")
+            if len(fields) < 3 or not fields[2].strip():
+                continue
+            kind = KINDS.get(fields[2].split()[0].rstrip("+"))
+            for key in {fields[0].strip(), fields[1].strip()} - {""}:
+                if kind:
+                    out[key] = kind
+                else:
+                    out.pop(key, None)
+        return out
 
     @staticmethod
     def kill_argv(settings: SlurmSettings, ids: Sequence[str]) -> list[str]:
