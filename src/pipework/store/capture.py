@@ -178,8 +178,9 @@ def signature_row(run_id: int, job: Job) -> dict[str, Any]:
 
 
 def attempt_row(run_id: int, attempt: Attempt) -> dict[str, Any]:
-    """An attempt's row (the resources its process asked for included)."""
-    res = attempt.job.spec.resources
+    """An attempt's row (the resources it asked for included: its process's, with those given as
+    functions of the job evaluated for the attempt)."""
+    res = attempt.job.resources or attempt.job.spec.resources
     return {
         "run_id": run_id,
         "proc": attempt.job.proc,
