@@ -201,7 +201,7 @@ class Pipeline:
             lock.release()
             raise
         result = RunResult(pipeline=self.pipeline_name, workdir=run.pipeline_dir, outdir=run.outdir)
-        progress.run_start(self.pipeline_name, list(specs))
+        progress.run_start(self.pipeline_name, list(specs), planned=njobs, run_id=run.run_id)
         await run.hook(
             "on_run_start",
             pipeline=self.pipeline_name,
@@ -271,6 +271,7 @@ class Pipeline:
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.add_signal_handler(sig, on_signal, sig)
                     handled.append(sig)
+        ticker = asyncio.create_task(_tick(run.progress), name="pipework-progress")
         try:
             pending = set(tasks.values())
             while pending:
@@ -294,6 +295,7 @@ class Pipeline:
             kept = sum(j.state in (JobState.DONE, JobState.CACHED) for r in runners.values() for j in r.jobs)
             raise PipelineFailed(_report(self.pipeline_name, failures, kept), failures=failures) from None
         finally:
+            ticker.cancel()
             for signum in handled:
                 loop.remove_signal_handler(signum)
             # kill first, then stop the processes: each records its jobs as they ended (killed, not run)
@@ -334,6 +336,13 @@ class Pipeline:
         from .launch import run_pipeline_main  # only here: argparse stays out of ``import pipework``
 
         sys.exit(run_pipeline_main(cls, argv))
+
+
+async def _tick(progress: Progress) -> None:
+    """Let the display show time passing while no job changes (a plain log's line every 30 s)."""
+    while True:
+        await asyncio.sleep(5.0)
+        progress.tick()
 
 
 #: Every class attribute a ``Pipeline`` subclass may set (besides methods and ``_private`` names): its

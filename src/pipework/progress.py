@@ -2,7 +2,10 @@
 
 The engine reports every state change of every job; a display aggregates them into counts per process
 (queued, running, cached, done, failed, killed, not run) and redraws at most a few times a second, so
-its cost does not grow with the number of jobs.
+its cost does not grow with the number of jobs. Both displays show the whole run too: the run id, jobs
+finished of the total, elapsed time and an estimate of the time left. The plain display (logs, cluster
+drivers) writes a progress line at every 10 % and at least every 30 s while jobs run, so a long run's
+log never stays silent.
 """
 
 from __future__ import annotations
@@ -26,6 +29,12 @@ _COLUMNS = (
     ("not run", (JobState.NOT_RUN,)),
 )
 _WHEN_STOPPED = ("killed", "not run")
+_FINAL = tuple(s for s in JobState if s.is_final)
+
+#: The plain display writes a progress line at every this fraction of the jobs finished ...
+STEP = 0.10
+#: ... and at least this often (seconds) while the run goes on.
+QUIET_MAX = 30.0
 
 
 class Progress:
@@ -42,11 +51,54 @@ class Progress:
         self.started: dict[str, float] = {}
         self.ended: dict[str, float] = {}
         self.t0 = time.monotonic()
+        self.run_id: int | None = None
+        #: Jobs of the whole run in a final state, and those of them cached.
+        self.finished = 0
+        self.cached = 0
+        self._planned: dict[str, int] = {}
 
-    def run_start(self, name: str, procs: list[str]) -> None:
-        """A run of pipeline ``name`` with these processes begins."""
+    def run_start(
+        self,
+        name: str,
+        procs: list[str],
+        *,
+        planned: dict[str, int | None] | None = None,
+        run_id: int | None = None,
+    ) -> None:
+        """A run of pipeline ``name`` with these processes begins.
+
+        Args:
+            name: The pipeline.
+            procs: Its processes.
+            planned: Each process's number of jobs as planned (None: known once its upstream ran).
+            run_id: The run's id in the run store.
+        """
+        self.run_id = run_id
+        self._planned = {p: n for p, n in (planned or {}).items() if n is not None}
         for proc in procs:
             self.counts.setdefault(proc, Counter())
+
+    @property
+    def total(self) -> int:
+        """Jobs of the whole run, as far as known (planned, or counted once a process started)."""
+        return sum(self.totals.get(p, n) for p, n in self._planned.items()) + sum(
+            n for p, n in self.totals.items() if p not in self._planned
+        )
+
+    def overall(self) -> str:
+        """The run in one line: ``run 12: 450/1000 jobs (45%), 12.3s, about 15s left``."""
+        total = max(self.total, self.finished)
+        elapsed = time.monotonic() - self.t0
+        head = f"run {self.run_id}: " if self.run_id is not None else ""
+        share = f" ({100 * self.finished // total}%)" if total else ""
+        text = f"{head}{self.finished}/{total} jobs{share}, {_seconds(elapsed)}"
+        ran = self.finished - self.cached
+        if ran > 0 and self.finished < total:
+            text += f", about {_seconds(elapsed * (total - self.finished) / ran)} left"
+        return text
+
+    def tick(self) -> None:
+        """Called every few seconds while the run goes on (a display may show the time passing)."""
 
     def proc_start(self, proc: str, total: int) -> None:
         """A process starts with ``total`` jobs."""
@@ -59,6 +111,14 @@ class Progress:
         counts = self.counts[proc]
         counts[old] -= 1
         counts[new] += 1
+        if new in _FINAL and old not in _FINAL:
+            self.finished += 1
+            if new is JobState.CACHED:
+                self.cached += 1
+            self._finished()
+
+    def _finished(self) -> None:
+        """One more job of the run is final (a display may say so)."""
 
     def proc_done(self, proc: str) -> None:
         """A process finished."""
@@ -73,6 +133,7 @@ class Progress:
         """A process never started (the run stopped before its upstream ended); ``total`` jobs."""
         self.totals[proc] = total
         self.counts.setdefault(proc, Counter())[JobState.NOT_RUN] = total
+        self.finished += total
 
     def warn(self, message: str) -> None:
         """Show a warning."""
@@ -104,9 +165,38 @@ class PlainProgress(Progress):
         stamp = time.strftime("%H:%M:%S")
         print(f"{stamp} {text}", file=self.stream, flush=True)
 
-    def run_start(self, name: str, procs: list[str]) -> None:
-        super().run_start(name, procs)
-        self._log(f"pipeline {name}: {len(procs)} process{'es' if len(procs) != 1 else ''}")
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        super().__init__(stream)
+        self._next_share = STEP
+        self._said_at = time.monotonic()
+
+    def run_start(
+        self,
+        name: str,
+        procs: list[str],
+        *,
+        planned: dict[str, int | None] | None = None,
+        run_id: int | None = None,
+    ) -> None:
+        super().run_start(name, procs, planned=planned, run_id=run_id)
+        head = f"run {run_id}: " if run_id is not None else ""
+        total = f", {self.total} jobs" if self.total else ""
+        self._log(f"{head}pipeline {name}: {len(procs)} process{'es' if len(procs) != 1 else ''}{total}")
+
+    def _finished(self) -> None:
+        total = self.total
+        if total and self.finished < total and self.finished >= self._next_share * total:
+            while self._next_share * total <= self.finished:
+                self._next_share += STEP
+            self._say()
+
+    def tick(self) -> None:
+        if time.monotonic() - self._said_at >= QUIET_MAX:
+            self._say()
+
+    def _say(self) -> None:
+        self._said_at = time.monotonic()
+        self._log(f"progress: {self.overall()}")
 
     def proc_start(self, proc: str, total: int) -> None:
         super().proc_start(proc, total)
@@ -127,7 +217,11 @@ class PlainProgress(Progress):
         self._log(f"[{proc}] not run: {self.summary(proc)}")
 
     def run_done(self, ok: bool) -> None:
-        self._log(f"run {'finished' if ok else 'FAILED'} in {time.monotonic() - self.t0:.1f}s")
+        head = f"run {self.run_id} " if self.run_id is not None else "run "
+        self._log(
+            f"{head}{'finished' if ok else 'FAILED'} in {time.monotonic() - self.t0:.1f}s: "
+            f"{self.finished}/{max(self.total, self.finished)} jobs final"
+        )
 
 
 class RichProgress(Progress):
@@ -141,7 +235,11 @@ class RichProgress(Progress):
     def _table(self) -> Any:
         from rich.table import Table
 
-        table = Table(title=f"pipeline {self._name}", title_justify="left", expand=False)
+        table = Table(
+            title=f"pipeline {self._name} -- {self._bar()} {self.overall()}",
+            title_justify="left",
+            expand=False,
+        )
         table.add_column("process")
         # "killed" and "not run" only once a run stopped: the table fits 80 columns
         columns = [
@@ -165,8 +263,20 @@ class RichProgress(Progress):
             table.add_row(name, *cells, status)
         return table
 
-    def run_start(self, name: str, procs: list[str]) -> None:
-        super().run_start(name, procs)
+    def _bar(self, width: int = 20) -> str:
+        total = max(self.total, self.finished)
+        full = width * self.finished // total if total else 0
+        return "[" + "#" * full + "." * (width - full) + "]"
+
+    def run_start(
+        self,
+        name: str,
+        procs: list[str],
+        *,
+        planned: dict[str, int | None] | None = None,
+        run_id: int | None = None,
+    ) -> None:
+        super().run_start(name, procs, planned=planned, run_id=run_id)
         from rich.console import Console
         from rich.live import Live
 
@@ -186,6 +296,15 @@ class RichProgress(Progress):
             self._live.refresh()
             self._live.stop()
             self._live = None
+
+
+def _seconds(value: float) -> str:
+    """``12.3s``, ``4m05s``, ``2h03m``."""
+    if value < 60:
+        return f"{value:.1f}s"
+    if value < 3600:
+        return f"{int(value // 60)}m{int(value % 60):02d}s"
+    return f"{int(value // 3600)}h{int(value % 3600 // 60):02d}m"
 
 
 def make_progress(*, quiet: bool = False, stream: IO[str] | None = None) -> Progress:
