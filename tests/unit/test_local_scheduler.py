@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from pipework import Proc
+from pipework.job import Job
+from pipework.schedulers.base import JobEvent
+from pipework.schedulers.local import LocalScheduler, LocalSettings
+from pipework.schedulers.process import pidfd_works
+from pipework.state import JobState
+from pipework.testing import make_jobs, wait_all
 
 from .helpers import make_pipeline, run, write
 
@@ -176,3 +184,57 @@ def test_a_job_started_before_its_driver_recorded_job_jid_is_still_adopted(isola
     assert second.returncode == 0, second.stderr
     for i in range(2):
         assert Path(f"wd/P/Long/log-{i}").read_text() == "started\nfinished\n"
+
+
+def _scheduler_run(main: Any) -> Any:
+    return asyncio.run(main)
+
+
+def test_waiting_jobs_hold_no_task_and_a_cancel_then_a_resubmit_runs_a_job_once(tmp_path: Path):
+    """500 queued jobs of a process with forks 2 hold a few tasks, not 500; cancelled while waiting, a job
+    never starts, and submitted again it runs once."""
+    jobs = make_jobs(tmp_path / "work", ["sleep 30"] * 2 + ["echo x >> ../count"] * 498, forks=2)
+
+    async def main() -> tuple[int, dict[Job, JobState]]:
+        sched = LocalScheduler(LocalSettings(kill_grace=2.0), run_tag="t")
+        queue: asyncio.Queue[JobEvent] = asyncio.Queue()
+        try:
+            before = len(asyncio.all_tasks())
+            await sched.dispatch(jobs, queue)
+            tasks = len(asyncio.all_tasks()) - before
+            await sched.cancel(jobs[2:])  # still waiting behind the two long ones
+            finals = await wait_all(sched, jobs[2:], queue, timeout=30)
+            await sched.cancel(jobs[:2])
+            await wait_all(sched, jobs[:2], queue, timeout=30)
+            await sched.dispatch(jobs[2:3], queue)  # again: it runs, once
+            finals.update(await wait_all(sched, jobs[2:3], queue, timeout=30))
+            return tasks, finals
+        finally:
+            await sched.close(kill=True)
+
+    tasks, finals = _scheduler_run(main())
+    assert tasks <= 4, f"{tasks} tasks for 500 jobs"
+    assert finals[jobs[2]] is JobState.DONE
+    assert all(finals[j] is JobState.KILLED for j in jobs[3:])
+    assert (tmp_path / "work" / "Contract" / "count").read_text() == "x\n"
+
+
+def test_the_scheduler_reports_how_a_job_ended(tmp_path: Path):
+    """The wrapper's exit status and its rusage (CPU seconds, peak memory) land on the job."""
+    jobs = make_jobs(tmp_path / "work", ["exit 3", "x=$(seq 1 20000 | wc -l)"])
+
+    async def main() -> None:
+        sched = LocalScheduler(run_tag="t")
+        queue: asyncio.Queue[JobEvent] = asyncio.Queue()
+        try:
+            await sched.dispatch(jobs, queue)
+            await wait_all(sched, jobs, queue, timeout=30)
+        finally:
+            await sched.close(kill=True)
+
+    _scheduler_run(main())
+    assert [job.exit_status for job in jobs] == [3, 0]
+    assert [job.rc for job in jobs] == [3, 0]
+    if pidfd_works():
+        assert all(isinstance(job.cpu_seconds, float) and job.cpu_seconds >= 0 for job in jobs)
+        assert all(job.peak_rss is not None and job.peak_rss > 100_000 for job in jobs)

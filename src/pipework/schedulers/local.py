@@ -9,6 +9,7 @@ wrote to ``job.pid`` (the local scheduler writes no ``job.jid``).
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import contextvars
@@ -25,11 +26,24 @@ from ..job import Job, launch_argv
 from ..layout import Access, FileAccess
 from ..stage import Manifest, note, stage_in, stage_out
 from ..state import JobState
-from ..wrapper import parse_rc
 from .base import Scheduler
-from .process import Child, group_alive, pidfd_works, wait_exit
+from .process import (
+    SIGNATURE,
+    Child,
+    SpawnEnv,
+    group_alive,
+    pidfd_works,
+    previous_run,
+    read_pid,
+    runs_wrapper,
+    spawn_env,
+    wait_exit,
+)
 
 __all__ = ["LocalScheduler", "LocalSettings"]
+
+#: Threads that stage jobs in and out (network-bound: more than the CPU count).
+TRANSFER_THREADS = 8
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,13 +85,15 @@ class LocalScheduler(Scheduler[LocalSettings]):
         super().__init__(settings, run_tag=run_tag, env=env)
         self._states: dict[Job, JobState] = {}
         self._procs: dict[Job, Child] = {}
+        #: The tasks of the jobs started and not ended: at most a few per process (see _Lane).
         self._tasks: dict[Job, asyncio.Task[None]] = {}
+        self._lanes: dict[str, _Lane] = {}
+        self._closing = False
         self._adopted: dict[Job, int] = {}
         self._rcs: dict[Job, int] = {}
         self._uploaded: dict[Job, list[str]] = {}
-        self._per_proc: dict[str, asyncio.Semaphore] = {}
-        self._staging: dict[str, asyncio.Semaphore] = {}
         self._null: int | None = None
+        self._env: SpawnEnv = {}
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         cap = self.settings.max_jobs
         self._global = asyncio.Semaphore(cap) if cap and cap > 0 else None
@@ -85,7 +101,9 @@ class LocalScheduler(Scheduler[LocalSettings]):
     def _transfers(self) -> concurrent.futures.ThreadPoolExecutor:
         """Threads for staging jobs in and out (network-bound: more than the CPU count)."""
         if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="pipework-stage")
+            self._pool = concurrent.futures.ThreadPoolExecutor(
+                TRANSFER_THREADS, thread_name_prefix="pipework-stage"
+            )
         return self._pool
 
     def _devnull(self) -> int | None:
@@ -94,31 +112,69 @@ class LocalScheduler(Scheduler[LocalSettings]):
             self._null = os.open(os.devnull, os.O_RDWR) if pidfd_works() else -1
         return self._null if self._null >= 0 else None
 
-    def _forks(self, job: Job) -> asyncio.Semaphore:
-        """The running slots of a job's process (its ``forks``)."""
-        return _per_process(self._per_proc, job)
-
     async def submit(self, jobs: Sequence[Job]) -> None:
         """Queue the jobs; each starts when its process and the run have a free slot."""
+        self._env = spawn_env(self.job_env)  # the environment as it is now, encoded once for the jobs
+        lanes: dict[str, _Lane] = {}
         for job in jobs:
             # the wrapper writes its pid to job.pid, which lets a restarted driver adopt the job
             job.jid = job.name  # pw-<run>-<proc>-<index>, made once by the engine
             self._rcs.pop(job, None)
             self._uploaded.pop(job, None)
             self._states[job] = JobState.QUEUED
-            self._tasks[job] = asyncio.create_task(self._run(job), name=f"pipework-{job.name}")
+            job.exit_status = job.cpu_seconds = job.peak_rss = None  # of the attempt to come
+            lane = lanes.get(job.proc) or lanes.setdefault(job.proc, self._lane(job))
+            lane.add(job)
+        for lane in lanes.values():
+            self._start(lane)
+
+    def _lane(self, job: Job) -> _Lane:
+        """The queue of a job's process, made on first use."""
+        lane = self._lanes.get(job.proc)
+        if lane is None:
+            lane = self._lanes[job.proc] = _Lane(forks=job.spec.forks or os.cpu_count() or 1)
+        return lane
+
+    def _start(self, lane: _Lane) -> None:
+        """Start a task for each waiting job of a process while the process has room for one.
+
+        A job has a task only from when it may start (its slot is free, or it may stage in ahead) to
+        when it ends, so a process of 100,000 jobs holds a few tasks, not 100,000. A job cancelled while
+        it waited is skipped; so is a second entry of a job submitted again after a cancel.
+        """
+        while not self._closing and lane.waiting and lane.live < lane.limit:
+            job = lane.waiting.popleft()
+            if self._states.get(job) is not JobState.QUEUED or job in self._tasks:
+                continue
+            lane.live += 1
+            task = asyncio.create_task(self._run(job), name=f"pipework-{job.name}")
+            self._tasks[job] = task
+            task.add_done_callback(functools.partial(self._ended, job, lane))
+
+    def _ended(self, job: Job, lane: _Lane, task: asyncio.Task[None]) -> None:
+        """A job's task ended: forget it, and start the next job of its process."""
+        lane.live -= 1
+        if self._tasks.get(job) is task:
+            del self._tasks[job]
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            # not expected (_run handles what a job can raise): fail the job rather than lose it
+            job.native_state = f"the driver failed to run it: {type(exc).__name__}: {exc}"
+            if self._states.get(job) is not JobState.KILLED:
+                self._states[job] = JobState.FAILED
+            self.notify(job)
+        self._start(lane)
 
     async def _run(self, job: Job) -> None:
         if job.layout.access is Access.STAGED:
             await self._run_staged(job, job.layout.manifest(), self._devnull())
             return
-        async with self._forks(job), self._global or contextlib.nullcontext():
+        async with self._lane(job).slots, self._global or contextlib.nullcontext():
             if self._states.get(job) is JobState.KILLED:
                 return
             devnull = self._devnull()
             argv = launch_argv(job)
             try:
-                child = await Child.start(argv, devnull=devnull, env=self.job_env)
+                child = await Child.start(argv, devnull=devnull, env=self._env)
             except OSError as exc:
                 job.native_state = f"could not start {argv[0]}: {exc}"
                 self._states[job] = JobState.FAILED
@@ -129,6 +185,7 @@ class LocalScheduler(Scheduler[LocalSettings]):
             self.notify(job)
             rc = await child.wait()
             self._procs.pop(job, None)
+            _measured(job, child, rc)
             if self._states.get(job) is not JobState.KILLED:
                 self._states[job] = JobState.DONE if rc == 0 else JobState.FAILED
                 if rc < 0:
@@ -167,7 +224,7 @@ class LocalScheduler(Scheduler[LocalSettings]):
     async def _recover(self, job: Job, manifest: Manifest) -> int | None:
         """The rc of this job's run by a previous driver on this host, from its stage dir: waited for
         while its wrapper still runs; None when there is none (or it was of another signature)."""
-        found = await asyncio.to_thread(_previous_run, job, manifest.stage_dir)
+        found = await asyncio.to_thread(previous_run, manifest.stage_dir, job.signature)
         if found is None:
             return None
         rc, pid = found
@@ -175,7 +232,7 @@ class LocalScheduler(Scheduler[LocalSettings]):
             self._states[job] = JobState.RUNNING
             self.notify(job)
             await wait_exit(pid)
-            found = await asyncio.to_thread(_previous_run, job, manifest.stage_dir)
+            found = await asyncio.to_thread(previous_run, manifest.stage_dir, job.signature)
             rc = found[0] if found is not None else None
         return rc if rc is not None else 137  # the wrapper vanished without job.rc: killed
 
@@ -185,7 +242,8 @@ class LocalScheduler(Scheduler[LocalSettings]):
         if job.signature is not None:  # lets a later driver finish this run if this one dies
             files[SIGNATURE] = json.dumps(job.signature)
         loop = asyncio.get_running_loop()
-        ahead = self._ahead(job)
+        lane = self._lane(job)
+        ahead = lane.ahead
         await ahead.acquire()
         waiting = True
         try:
@@ -193,7 +251,7 @@ class LocalScheduler(Scheduler[LocalSettings]):
                 return None
             context = contextvars.copy_context()  # the run's storage settings (pipework.paths)
             rc = await loop.run_in_executor(self._transfers(), context.run, _stage_in, job, manifest, files)
-            async with self._forks(job), self._global or contextlib.nullcontext():
+            async with lane.slots, self._global or contextlib.nullcontext():
                 ahead.release()
                 waiting = False
                 if rc == 0 and self._states.get(job) is JobState.KILLED:
@@ -206,43 +264,50 @@ class LocalScheduler(Scheduler[LocalSettings]):
                     child = await Child.start(
                         ["bash", os.path.join(manifest.stage_dir, "job.wrapper")],
                         devnull=devnull,
-                        env=self.job_env,
+                        env=self._env,
                     )
                     self._procs[job] = child
                     code = await child.wait()
                     self._procs.pop(job, None)
+                    _measured(job, child, code)
                     rc = code if code >= 0 else 128 - code
         finally:
             if waiting:
                 ahead.release()
         return rc
 
-    def _ahead(self, job: Job) -> asyncio.Semaphore:
-        """Jobs of a process staged in while waiting for a running slot (as many as its ``forks``)."""
-        return _per_process(self._staging, job)
-
     def known_rc(self, job: Job) -> int | None:
-        """The rc of a job this driver staged out itself (it wrote that ``job.rc``)."""
-        return self._rcs.get(job)
+        """The rc of a job this driver staged out itself (it wrote that ``job.rc``); given once, when
+        the job is reported final."""
+        return self._rcs.pop(job, None)
 
     def uploaded_outputs(self, job: Job) -> list[str] | None:
         """The outputs this driver uploaded itself for a staged job (they exist: no request to check)."""
         return self._uploaded.pop(job, None)
 
     async def statuses(self, jobs: Sequence[Job]) -> Mapping[Job, JobState]:
-        """States from the driver's own process table (no system call, except for adopted jobs)."""
+        """States from the driver's own process table (no system call, except for adopted jobs).
+
+        A final state is reported once and then forgotten (the base stops asking about a job once it
+        is final), so the driver holds nothing per finished job.
+        """
         out: dict[Job, JobState] = {}
         for job in jobs:
             if job in self._adopted:
-                if _is_alive(self._adopted[job], job):
+                if runs_wrapper(self._adopted[job], job.path("job.wrapper")):
                     out[job] = JobState.RUNNING
+                else:
+                    del self._adopted[job]  # left out: the base reads its job.rc
                 continue
-            if job in self._states:
-                out[job] = self._states[job]
+            state = self._states.get(job)
+            if state is not None:
+                out[job] = state
+                if state.is_final:
+                    del self._states[job]
             else:
                 # a job of a previous driver, seen by reattach(): adopt it while its wrapper lives
-                pid = _read_pid(job)
-                if pid is not None and _is_alive(pid, job):
+                pid = read_pid(job.path("job.pid"))
+                if pid is not None and runs_wrapper(pid, job.path("job.wrapper")):
                     self._adopted[job] = pid
                     out[job] = JobState.RUNNING
         return out
@@ -274,6 +339,7 @@ class LocalScheduler(Scheduler[LocalSettings]):
 
     async def close(self, *, kill: bool = True) -> None:
         """Stop polling, kill what is still running, and reap the subprocesses."""
+        self._closing = True  # no waiting job starts from now on
         await super().close(kill=kill)
         for task in self._tasks.values():
             if not task.done():
@@ -281,6 +347,7 @@ class LocalScheduler(Scheduler[LocalSettings]):
         with contextlib.suppress(Exception):
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         self._tasks.clear()
+        self._lanes.clear()
         if self._null is not None and self._null >= 0:
             os.close(self._null)
         self._null = None
@@ -289,12 +356,36 @@ class LocalScheduler(Scheduler[LocalSettings]):
             self._pool = None
 
 
-def _per_process(semaphores: dict[str, asyncio.Semaphore], job: Job) -> asyncio.Semaphore:
-    """The semaphore of a job's process in ``semaphores``, made with ``forks`` slots on first use."""
-    sem = semaphores.get(job.proc)
-    if sem is None:
-        sem = semaphores[job.proc] = asyncio.Semaphore(job.spec.forks or os.cpu_count() or 1)
-    return sem
+class _Lane:
+    """One process's share of the scheduler: its jobs waiting for a task, how many have one now, its
+    running slots (its ``forks``) and the slots of jobs staged in ahead (as many).
+
+    A process's jobs get tasks up to its ``forks`` (each then finds its running slot free); once a
+    staged job is queued, up to ``2 * forks + TRANSFER_THREADS``: ``forks`` jobs staged in ahead,
+    ``forks`` running and the transfers of those staging out.
+    """
+
+    __slots__ = ("ahead", "forks", "limit", "live", "slots", "waiting")
+
+    def __init__(self, *, forks: int) -> None:
+        self.forks = self.limit = forks
+        self.live = 0
+        self.waiting: collections.deque[Job] = collections.deque()
+        self.slots = asyncio.Semaphore(forks)
+        self.ahead = asyncio.Semaphore(forks)
+
+    def add(self, job: Job) -> None:
+        """Queue a job (FIFO: the jobs of a process start in the order they were submitted)."""
+        if job.layout.access is Access.STAGED:
+            self.limit = 2 * self.forks + TRANSFER_THREADS
+        self.waiting.append(job)
+
+
+def _measured(job: Job, child: Child, status: int) -> None:
+    """What the driver saw of a job's wrapper as it ended: its exit status and its rusage."""
+    job.exit_status = status
+    job.cpu_seconds = child.cpu_seconds
+    job.peak_rss = child.peak_rss
 
 
 def _stage_in(job: Job, manifest: Manifest, files: dict[str, str]) -> int:
@@ -310,53 +401,3 @@ def _stage_in(job: Job, manifest: Manifest, files: dict[str, str]) -> int:
         with open(os.path.join(manifest.stage_dir, SIGNATURE), "w") as fh:
             fh.write(files[SIGNATURE])
     return rc
-
-
-#: The signature a staged job was run for, kept in its local stage dir.
-SIGNATURE = "job.signature.json"
-
-
-def _previous_run(job: Job, stage_dir: str) -> tuple[int | None, int | None] | None:
-    """What a previous driver left of this job in its stage dir: ``(rc, None)`` when it ended, ``(None,
-    pid)`` while its wrapper runs; None when nothing is there for this job's signature."""
-    try:
-        with open(os.path.join(stage_dir, SIGNATURE)) as fh:
-            if job.signature is None or json.loads(fh.read()) != job.signature:
-                return None
-        with open(os.path.join(stage_dir, "job.rc")) as fh:
-            rc = parse_rc(fh.read())
-    except FileNotFoundError:
-        rc = None
-    except (OSError, ValueError):
-        return None
-    if rc is not None:
-        return rc, None
-    try:
-        with open(os.path.join(stage_dir, "job.pid")) as fh:
-            pid = int(fh.read().strip())
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            alive = os.path.join(stage_dir, "job.wrapper").encode() in fh.read()
-    except (OSError, ValueError):
-        return None
-    return (None, pid) if alive else None
-
-
-def _read_pid(job: Job) -> int | None:
-    try:
-        with open(job.path("job.pid")) as fh:
-            text = fh.read()
-    except OSError:
-        return None
-    return int(text) if text.endswith("\n") and text.strip().isdigit() else None
-
-
-def _is_alive(pid: int, job: Job) -> bool:
-    """True when ``pid`` is alive and is this job's wrapper (not a recycled pid)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            cmdline = fh.read()
-    except OSError:
-        return False
-    return job.path("job.wrapper").encode() in cmdline
-
-
